@@ -1,0 +1,60 @@
+// The core's options, their defaults and the cross-checks between them (as etcd's Config.validate).
+import assert from 'node:assert/strict';
+import type { Logger } from './logger.js';
+import { silentLogger } from './logger.js';
+import type { Random } from './random.js';
+import type { Storage } from './storage.js';
+import type { NodeId } from './types.js';
+
+export interface RaftConfig {
+  readonly id: NodeId;
+  readonly storage: Storage;
+  readonly random: Random;
+  /** Ticks without hearing from a leader before a follower campaigns; the timeout is drawn from [n, 2n). */
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatIntervalTicks: number;
+  /** The last index the application has durably applied; committed entries after it are handed out again. */
+  readonly applied?: number;
+  /** Thesis §9.6. */
+  readonly preVote?: boolean;
+  /** Thesis §6.2: a leader that has not heard from a majority within an election timeout steps down. */
+  readonly checkQuorum?: boolean;
+  /** How long a leader's lease lasts after a majority's acknowledgement; below the election timeout. */
+  readonly leaseTicks?: number;
+  /** AppendEntries in flight to one follower in replicate state. */
+  readonly maxInflightAppends?: number;
+  readonly maxAppendBytes?: number;
+  readonly maxApplyBytes?: number;
+  readonly snapshotChunkBytes?: number;
+  /** Bound on ReadIndex requests waiting at once; more are refused at once. */
+  readonly maxPendingReads?: number;
+  readonly logger?: Logger;
+}
+
+export type ResolvedConfig = Required<RaftConfig>;
+
+export function resolveConfig(config: RaftConfig): ResolvedConfig {
+  const resolved: ResolvedConfig = {
+    applied: 0,
+    preVote: true,
+    checkQuorum: true,
+    leaseTicks: config.electionTimeoutTicks - 2,
+    maxInflightAppends: 64,
+    maxAppendBytes: 1024 * 1024,
+    maxApplyBytes: 4 * 1024 * 1024,
+    snapshotChunkBytes: 256 * 1024,
+    maxPendingReads: 10_000,
+    logger: silentLogger,
+    ...config,
+  };
+  assert.ok(resolved.id.length > 0, 'raft: id must not be empty');
+  assert.ok(resolved.heartbeatIntervalTicks >= 1, 'raft: heartbeatIntervalTicks must be at least 1');
+  assert.ok(resolved.electionTimeoutTicks > resolved.heartbeatIntervalTicks,
+    'raft: electionTimeoutTicks must exceed heartbeatIntervalTicks');
+  assert.ok(resolved.leaseTicks >= 1 && resolved.leaseTicks < resolved.electionTimeoutTicks,
+    'raft: leaseTicks must be at least 1 and below electionTimeoutTicks');
+  assert.ok(resolved.maxInflightAppends >= 1, 'raft: maxInflightAppends must be at least 1');
+  assert.ok(resolved.maxAppendBytes >= 1 && resolved.maxApplyBytes >= 1 && resolved.snapshotChunkBytes >= 1,
+    'raft: byte limits must be positive');
+  return resolved;
+}

@@ -1,0 +1,20 @@
+// Whether a leader can be sure no other leader exists yet: a majority heard from it recently enough.
+import { majorityValue } from './quorum.js';
+import type { NodeId } from './types.js';
+
+/**
+ * A voter that hears from its leader refuses to vote for anyone else for an election timeout
+ * (CheckQuorum's lease, thesis §6.4.1 and §4.2.3). So when a majority acknowledged messages the leader
+ * sent at tick T, no other leader can be elected before T + electionTimeout on the voters' clocks. The
+ * leader claims less (`leaseTicks`), leaving room for a tick of skew on each side and for clock drift.
+ */
+export function leaseHolds(
+  voters: readonly NodeId[],
+  self: NodeId,
+  nowTick: number,
+  ackedSentTickOf: (id: NodeId) => number,
+  leaseTicks: number,
+): boolean {
+  const confirmedTick = majorityValue(voters, (id) => (id === self ? nowTick : ackedSentTickOf(id)));
+  return nowTick - confirmedTick < leaseTicks;
+}

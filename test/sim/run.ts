@@ -1,0 +1,46 @@
+// `npm run sim -- --seeds N [--first S] [--nodes 5]` or `--seed S`: runs seeded simulations and reports violations.
+import { parseArgs } from 'node:util';
+import { runSeed } from './scenario.js';
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '100' },
+    first: { type: 'string', default: '1' },
+    seed: { type: 'string' },
+    nodes: { type: 'string', default: '3' },
+    'chaos-ms': { type: 'string' },
+  },
+});
+
+function integer(name: string, raw: string | undefined, min: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    process.stderr.write(`sim: --${name} must be an integer >= ${min} (got "${raw ?? ''}")\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const nodes = integer('nodes', values.nodes, 1);
+const single = values.seed !== undefined;
+const first = single ? integer('seed', values.seed, 0) : integer('first', values.first, 0);
+const count = single ? 1 : integer('seeds', values.seeds, 1);
+const chaosMs = values['chaos-ms'] === undefined ? undefined : integer('chaos-ms', values['chaos-ms'], 0);
+
+let violations = 0;
+let commits = 0;
+let reads = 0;
+for (let seed = first; seed < first + count; seed++) {
+  const result = runSeed(seed, { nodes, traceLines: single ? Infinity : 60, ...(chaosMs === undefined ? {} : { chaosMs }) });
+  commits += result.commits;
+  reads += result.reads;
+  if (single) process.stdout.write(`${result.trace}\n`);
+  if (result.violation !== null) {
+    violations++;
+    process.stdout.write(`\nseed ${seed} (${nodes} nodes): ${result.violation}\n`);
+    if (!single) process.stdout.write(`${result.trace}\nreproduce: npm run sim -- --seed ${seed} --nodes ${nodes}\n`);
+  }
+}
+process.stdout.write(`${nodes} nodes, ${reads} linearizable reads checked\n`);
+process.stdout.write(`sim: ${count} seeds, ${violations} violations, ${commits} commits\n`);
+process.exitCode = violations === 0 ? 0 : 1;
