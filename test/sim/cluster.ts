@@ -136,6 +136,7 @@ export class Cluster {
   ackedIndex = 0;
   readonly #reads = new Map<string, { node: string; minIndex: number }>();
   readsServed = 0;
+  readonly #servedReads = new Set<string>();
 
   constructor(readonly options: ClusterOptions) {
     this.random = new SeededRandom(options.seed);
@@ -343,12 +344,17 @@ export class Cluster {
   }
 
   /** A linearizable read through any node: its read index must cover every write acknowledged before it. */
-  read(node: SimNode): void {
-    if (node.raw === null) return;
+  read(node: SimNode): string | null {
+    if (node.raw === null) return null;
     const requestId = `r${this.#nextValue++}`;
     this.#reads.set(requestId, { node: node.id, minIndex: this.ackedIndex });
     node.raw.readIndex(requestId);
     this.pump(node);
+    return requestId;
+  }
+
+  isReadServed(requestId: string): boolean {
+    return this.#servedReads.has(requestId);
   }
 
   #readState(node: SimNode, requestId: string, index: number | null): void {
@@ -361,6 +367,7 @@ export class Cluster {
       throw new Violation('Linearizable Read', `read ${requestId} at ${node.id} got index ${index}, below acknowledged ${read.minIndex}`);
     }
     this.readsServed++;
+    this.#servedReads.add(requestId);
   }
 
   /** At most one node holds a lease, and none while a leader of a later term exists. */

@@ -1,5 +1,6 @@
 // One seeded run: a chaos phase of faults and operator actions, then a healed phase that must show liveness.
 import { MemoryStorage, RaftError } from '../../src/raft/core/index.js';
+import type { SimNode } from './cluster.js';
 import { Cluster, ELECTION_TIMEOUT_TICKS, TICK_MS } from './cluster.js';
 import { Violation } from './checkers.js';
 
@@ -154,6 +155,7 @@ function checkLiveness(c: Cluster, chaosMs: number): void {
   c.runUntil(c.nowMs + 20 * TICK_MS * ELECTION_TIMEOUT_TICKS);
   const status = leader.raw.status();
   const members = [...status.membership.voters, ...status.membership.learners];
+  checkHealthyLeader(c, leader, members);
   for (const id of members) {
     const node = c.nodes.get(id);
     if (node?.raw == null) continue;
@@ -165,4 +167,18 @@ function checkLiveness(c: Cluster, chaosMs: number): void {
       }
     }
   }
+}
+
+/** A stable leader of a healthy cluster holds its lease, and every member can serve a linearizable read. */
+function checkHealthyLeader(c: Cluster, leader: SimNode, members: readonly string[]): void {
+  if (leader.raw?.hasLease() !== true) throw new Violation('Liveness', `healthy leader ${leader.id} holds no lease`);
+  const reads: string[] = [];
+  for (const id of members) {
+    const node = c.nodes.get(id);
+    const requestId = node === undefined ? null : c.read(node);
+    if (requestId !== null) reads.push(requestId);
+  }
+  c.runUntil(c.nowMs + 5 * ELECTION_TIMEOUT_TICKS * TICK_MS);
+  const unserved = reads.filter((r) => !c.isReadServed(r));
+  if (unserved.length > 0) throw new Violation('Liveness', `reads ${unserved.join(', ')} not served in a healthy cluster`);
 }

@@ -80,10 +80,14 @@ export interface InstallSnapshot extends Envelope {
   readonly sentTick: number;
 }
 
-/** `nextOffset` is the byte the follower expects next; `installed` is true once it holds the snapshot. */
+/**
+ * `offset` echoes the chunk answered, so the leader can ignore answers to duplicates; `nextOffset` is
+ * the byte the follower expects next; `installed` is true once it holds the snapshot.
+ */
 export interface InstallSnapshotResult extends Envelope {
   readonly type: 'install_snapshot_result';
   readonly snapshotIndex: number;
+  readonly offset: number;
   readonly nextOffset: number;
   readonly installed: boolean;
   readonly seq: number;
@@ -151,7 +155,7 @@ export function describeMessage(m: Message): string {
     case 'install_snapshot':
       return `${head} snap=${m.snapshot.index}/t${m.snapshot.term} off=${m.offset} len=${m.data.byteLength}${m.done ? ' done' : ''}`;
     case 'install_snapshot_result':
-      return `${head} snap=${m.snapshotIndex} next=${m.nextOffset}${m.installed ? ' installed' : ''}`;
+      return `${head} snap=${m.snapshotIndex} off=${m.offset} next=${m.nextOffset}${m.installed ? ' installed' : ''}`;
     case 'timeout_now':
       return head;
     case 'read_index':

@@ -15,7 +15,8 @@ export class Progress {
   /** Snapshot: the index of the snapshot being sent and the next byte to send. */
   pendingSnapshot = 0;
   snapshotOffset = 0;
-  snapshotChunkSent = false;
+  /** When the chunk in flight left, to resend it once overdue. */
+  snapshotSentTick = 0;
   /** Heard from since the last CheckQuorum round. */
   recentActive = false;
   /** Highest seq / sentTick the follower has echoed in this term (ReadIndex rounds and lease). */
@@ -54,7 +55,7 @@ export class Progress {
     this.probeSent = false;
     this.pendingSnapshot = 0;
     this.snapshotOffset = 0;
-    this.snapshotChunkSent = false;
+    this.snapshotSentTick = 0;
     this.inflights.reset();
   }
 
@@ -70,7 +71,7 @@ export class Progress {
     return updated;
   }
 
-  /** Replicate state sends optimistically: next moves on as soon as a message leaves. */
+  /** Entries up to lastIndex left. Replicate state sends optimistically: next moves on at once. */
   sentEntries(lastIndex: number): void {
     if (this.state === 'replicate') {
       this.next = lastIndex + 1;

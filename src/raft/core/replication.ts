@@ -9,10 +9,21 @@ export function broadcastAppend(r: Raft): void {
   }
 }
 
-/** Sends to one follower until it is paused or up to date; a probe always gets at least one message. */
+/**
+ * Sends to one follower until it is paused or up to date. The first message goes even if it carries
+ * no entries: it brings the commit index, and in replicate state it makes a follower that lost
+ * entries in flight reject, which rewinds `next` (§5.3).
+ */
 export function sendAppend(r: Raft, to: string): void {
-  let first = true;
-  while (maybeSendAppend(r, to, first)) first = false;
+  if (!maybeSendAppend(r, to, true)) return;
+  sendMoreAppends(r, to);
+}
+
+/** Sends entries (never an empty message) while the follower's window allows. */
+export function sendMoreAppends(r: Raft, to: string): void {
+  while (maybeSendAppend(r, to, false)) {
+    // each call sends one batch
+  }
 }
 
 /**
@@ -33,13 +44,13 @@ export function maybeSendAppend(r: Raft, to: string, sendIfEmpty: boolean): bool
   }
   const last = entries[entries.length - 1];
   if (last === undefined && !sendIfEmpty) return false;
-  if (last === undefined && pr.state === 'replicate') return false;
   r.send({
     type: 'append_entries', to, prevLogIndex, prevLogTerm, entries,
     leaderCommit: r.log.committed, seq: r.seq, sentTick: r.ticks,
   });
-  pr.sentEntries(last?.index ?? prevLogIndex);
-  return last !== undefined;
+  if (last !== undefined) pr.sentEntries(last.index);
+  else if (pr.state === 'probe') pr.probeSent = true;
+  return true;
 }
 
 /** Heartbeats carry no entries and no consistency check, so they never disturb a pipelined stream. */
@@ -67,7 +78,7 @@ export function sendSnapshotChunk(r: Raft, to: string): void {
     type: 'install_snapshot', to, snapshot, offset: pr.snapshotOffset, data: chunk.data, done: chunk.done,
     seq: r.seq, sentTick: r.ticks,
   });
-  pr.snapshotChunkSent = true;
+  pr.snapshotSentTick = r.ticks;
 }
 
 /** Leadership transfer's last step (thesis §3.10): from here on another server may win at any moment. */

@@ -79,7 +79,7 @@ function handleInstallSnapshot(r: Raft, m: InstallSnapshot): void {
   const snapshot = m.snapshot;
   const reply = (nextOffset: number, installed: boolean): void => {
     r.send({
-      type: 'install_snapshot_result', to: m.from, snapshotIndex: snapshot.index, nextOffset, installed,
+      type: 'install_snapshot_result', to: m.from, snapshotIndex: snapshot.index, offset: m.offset, nextOffset, installed,
       seq: m.seq, sentTick: m.sentTick,
     });
   };

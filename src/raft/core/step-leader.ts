@@ -8,7 +8,9 @@ import type { Progress } from './progress.js';
 import type { Raft } from './raft.js';
 import type { PendingRead } from './read-only.js';
 import { majorityValue } from './quorum.js';
-import { broadcastAppend, broadcastHeartbeat, sendAppend, sendSnapshotChunk, sendTimeoutNow } from './replication.js';
+import {
+  broadcastAppend, broadcastHeartbeat, sendAppend, sendMoreAppends, sendSnapshotChunk, sendTimeoutNow,
+} from './replication.js';
 import type { Entry } from './types.js';
 
 export function stepLeader(r: Raft, m: Message): void {
@@ -62,7 +64,7 @@ function handleAppendResult(r: Raft, m: AppendEntriesResult): void {
   const wasPaused = pr.isPaused();
   if (!pr.maybeUpdate(m.matchIndex)) {
     if (pr.state === 'replicate') pr.inflights.freeTo(m.matchIndex);
-    if (wasPaused && !pr.isPaused()) sendAppend(r, m.from);
+    if (wasPaused && !pr.isPaused()) sendMoreAppends(r, m.from);
     return;
   }
   switch (pr.state) {
@@ -79,10 +81,12 @@ function handleAppendResult(r: Raft, m: AppendEntriesResult): void {
   }
   if (maybeCommit(r)) {
     broadcastAppend(r);
-  } else {
+  } else if (wasPaused) {
     sendAppend(r, m.from);
   }
   if (r.role !== 'leader') return;
+  // Never an empty message here: an up-to-date follower would answer it, and so on forever.
+  sendMoreAppends(r, m.from);
   if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) sendTimeoutNow(r, m.from);
   if (pr.isLearner) maybePromoteLearners(r);
 }
@@ -100,8 +104,8 @@ function handleHeartbeatResult(r: Raft, m: HeartbeatResult): void {
       if (pr.inflights.isFull()) pr.inflights.freeFirst();
       break;
     case 'snapshot':
-      // The chunk or its answer may have been lost: send the current chunk again.
-      sendSnapshotChunk(r, m.from);
+      // The chunk or its answer may have been lost: send it again once it is overdue.
+      if (r.ticks - pr.snapshotSentTick >= 2 * r.config.heartbeatIntervalTicks) sendSnapshotChunk(r, m.from);
       return;
   }
   if (pr.match < r.log.lastIndex()) sendAppend(r, m.from);
@@ -112,6 +116,8 @@ function handleSnapshotResult(r: Raft, m: InstallSnapshotResult): void {
   if (pr === undefined) return;
   contacted(r, pr, m.seq, m.sentTick);
   if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.pendingSnapshot) return;
+  // An answer to anything but the chunk in flight is a duplicate's: acting on it would fork the stream.
+  if (!m.installed && m.offset !== pr.snapshotOffset) return;
   if (m.installed) {
     pr.maybeUpdate(m.snapshotIndex);
     pr.becomeProbe();
@@ -120,7 +126,6 @@ function handleSnapshotResult(r: Raft, m: InstallSnapshotResult): void {
     return;
   }
   pr.snapshotOffset = m.nextOffset;
-  pr.snapshotChunkSent = false;
   sendSnapshotChunk(r, m.from);
 }
 
