@@ -79,8 +79,14 @@ function chaosAction(c: Cluster, baseNodes: number): void {
   } else if (roll < 0.76) {
     if (pick.raw === null || pick.appliedIndex <= pick.storage.snapshot().index) return;
     pick.snapshots.set(pick.appliedIndex, new TextEncoder().encode(JSON.stringify(pick.applied)));
-    pick.raw.reportSnapshot(pick.appliedIndex);
-    c.log(`${pick.id} reports snapshot at ${pick.appliedIndex}`);
+    try {
+      pick.raw.reportSnapshot(pick.appliedIndex);
+      c.log(`${pick.id} reports snapshot at ${pick.appliedIndex}`);
+    } catch (err) {
+      // A snapshot received from the leader and not yet installed makes this one obsolete.
+      if (!(err instanceof RaftError) || err.code !== 'snapshot_out_of_range') throw err;
+      c.log(`${pick.id} snapshot at ${pick.appliedIndex} refused: ${err.message}`);
+    }
     c.pump(pick);
   }
 }

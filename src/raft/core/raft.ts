@@ -428,7 +428,8 @@ export class Raft {
   // ---- snapshots ----
 
   reportSnapshot(index: number): void {
-    const current = this.log.storage.snapshot().index;
+    // Counts a received snapshot not yet installed: the application's image is behind it then.
+    const current = this.log.firstIndex() - 1;
     if (index <= current || index > this.log.applied) {
       throw new RaftError('snapshot_out_of_range', `snapshot index ${index} must be in (${current}, ${this.log.applied}]`);
     }
