@@ -54,6 +54,8 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
   assert.ok(resolved.leaseTicks >= 1 && resolved.leaseTicks < resolved.electionTimeoutTicks,
     'raft: leaseTicks must be at least 1 and below electionTimeoutTicks');
   assert.ok(resolved.maxInflightAppends >= 1, 'raft: maxInflightAppends must be at least 1');
+  assert.ok(resolved.maxPendingReads >= 1, 'raft: maxPendingReads must be at least 1');
+  assert.ok(Number.isInteger(resolved.applied) && resolved.applied >= 0, 'raft: applied must be a non-negative integer');
   assert.ok(resolved.maxAppendBytes >= 1 && resolved.maxApplyBytes >= 1 && resolved.snapshotChunkBytes >= 1,
     'raft: byte limits must be positive');
   return resolved;

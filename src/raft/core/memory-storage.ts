@@ -10,7 +10,7 @@ export class MemoryStorage implements Storage {
   #snapshotData: Uint8Array = new Uint8Array(0);
   /** Entries after the snapshot: #entries[i] has index snapshot.index + 1 + i. */
   #entries: Entry[] = [];
-  #staged: { snapshot: SnapshotMeta; parts: Uint8Array[]; bytes: number } | null = null;
+  #staged: { snapshot: SnapshotMeta; parts: Uint8Array[]; bytes: number; complete: boolean } | null = null;
 
   constructor(membership: Membership = { voters: [], learners: [] }) {
     this.#snapshot = { index: 0, term: 0, membership };
@@ -98,18 +98,20 @@ export class MemoryStorage implements Storage {
 
   /** Writes a received chunk into the staging area; offset 0 starts a new one. */
   stageSnapshotChunk(chunk: SnapshotChunk): void {
-    if (chunk.offset === 0) this.#staged = { snapshot: chunk.snapshot, parts: [], bytes: 0 };
+    if (chunk.offset === 0) this.#staged = { snapshot: chunk.snapshot, parts: [], bytes: 0, complete: false };
     const staged = this.#staged;
-    assert.ok(staged !== null && staged.bytes === chunk.offset && staged.snapshot.index === chunk.snapshot.index,
-      `snapshot chunk at ${chunk.offset} out of order`);
+    assert.ok(staged !== null && staged.bytes === chunk.offset && !staged.complete
+      && staged.snapshot.index === chunk.snapshot.index && staged.snapshot.term === chunk.snapshot.term,
+    `snapshot chunk at ${chunk.offset} out of order`);
     staged.parts.push(chunk.data.slice());
     staged.bytes += chunk.data.byteLength;
+    staged.complete = chunk.done;
   }
 
   /** Replaces everything with the staged snapshot, whose bytes the caller restores its state machine from. */
   installSnapshot(meta: SnapshotMeta): Uint8Array {
     const staged = this.#staged;
-    assert.ok(staged !== null && staged.snapshot.index === meta.index && staged.snapshot.term === meta.term,
+    assert.ok(staged !== null && staged.complete && staged.snapshot.index === meta.index && staged.snapshot.term === meta.term,
       `install of snapshot ${meta.index} that was not staged`);
     const data = new Uint8Array(staged.bytes);
     let at = 0;

@@ -98,3 +98,13 @@ t.test('every byte limit is positive', async (t) => {
   const c = resolveConfig(with_({ maxAppendBytes: 1, maxApplyBytes: 1, snapshotChunkBytes: 1 }));
   t.same([c.maxAppendBytes, c.maxApplyBytes, c.snapshotChunkBytes], [1, 1, 1]);
 });
+
+t.test('at least one read may wait, and applied is a non-negative integer', async (t) => {
+  t.throws(() => resolveConfig(with_({ maxPendingReads: 0 })), { message: 'raft: maxPendingReads must be at least 1' });
+  t.equal(resolveConfig(with_({ maxPendingReads: 1 })).maxPendingReads, 1);
+  const message = 'raft: applied must be a non-negative integer';
+  t.throws(() => resolveConfig(with_({ applied: -1 })), { message });
+  t.throws(() => resolveConfig(with_({ applied: 1.5 })), { message });
+  t.equal(resolveConfig(with_({ applied: 0 })).applied, 0);
+  t.equal(resolveConfig(with_({ applied: 7 })).applied, 7);
+});

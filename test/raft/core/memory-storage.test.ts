@@ -243,3 +243,16 @@ t.test('installing a snapshot that was not staged throws', async (t) => {
   t.throws(() => s.installSnapshot(meta(4, 1)), { message: 'install of snapshot 4 that was not staged' },
     'installing empties the staging area');
 });
+
+t.test('a staged snapshot is installed only once its last chunk arrived, and chunks of another term are refused', async (t) => {
+  const s = new MemoryStorage();
+  const m = meta(4, 1);
+  s.stageSnapshotChunk(chunk(m, 0, bytes(1, 2)));
+  t.throws(() => s.installSnapshot(m), { message: 'install of snapshot 4 that was not staged' }, 'incomplete');
+  t.throws(() => s.stageSnapshotChunk(chunk(meta(4, 2), 2, bytes(3))), { message: 'snapshot chunk at 2 out of order' },
+    'same index, other term');
+  s.stageSnapshotChunk(chunk(m, 2, bytes(3), true));
+  t.throws(() => s.stageSnapshotChunk(chunk(m, 3, bytes(4))), { message: 'snapshot chunk at 3 out of order' },
+    'nothing follows the last chunk');
+  t.same([...s.installSnapshot(m)], [1, 2, 3]);
+});
