@@ -345,3 +345,18 @@ export function installSnapshot(
 ): MessageOf<'install_snapshot'> {
   return { type: 'install_snapshot', from, to, term: msgTerm, snapshot, offset, data, done, seq: 0, sentTick: 0 };
 }
+
+// ---- shared by the paper and thesis tests ----
+export const ABC = ['a', 'b', 'c'] as const;
+export const ET = 10;
+
+/** A leader of a three-node cluster whose no-op is committed everywhere. */
+export function stableCluster(opts: Parameters<typeof newCluster>[1] = {}, ids: readonly NodeId[] = ABC): { net: Network; a: TestNode } {
+  const net = newCluster(ids, opts);
+  const a = elect(net, 'a');
+  net.tick();
+  return { net, a };
+}
+
+export const appendsFrom = (from: NodeId, ...to: NodeId[]): DropFilter =>
+  (m) => m.from === from && (m.type === 'append_entries' || m.type === 'heartbeat') && (to.length === 0 || to.includes(m.to));
