@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    ignores: ['dist/', 'node_modules/', '.stryker-tmp/', 'reports/', 'coverage/', '.tap/'],
+    ignores: ['dist/', 'node_modules/', '.stryker-tmp*/', 'reports/', 'coverage/', '.tap/'],
   },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
