@@ -497,3 +497,19 @@ t.test('committedEntriesFrom starts at the first index when asked from a compact
   log.commitTo(5);
   t.equal(ids(log.committedEntriesFrom(1, Infinity)), '4/2 5/2');
 });
+
+t.test('a slice cut short by maxBytes inside storage never skips ahead to unstable entries', async (t) => {
+  // Storage holds 1 and 2 (100 bytes each); unstable holds a small entry 3. With room for 150 bytes,
+  // storage gives only entry 1; returning entry 3 after it would leave a gap at 2.
+  const log = new RaftLog(storageOf(1, 1), 0);
+  log.append([{ type: 'normal', index: 3, term: 1, data: new Uint8Array(0) }]);
+  t.equal(ids(log.slice(1, 4, 150)), '1/1');
+});
+
+t.test('a slice of a log whose snapshot is not yet durable reads only the unstable part', async (t) => {
+  const log = logOf([1, 1]);
+  log.restore(snap(5, 2));
+  log.append(run(6, 2, 2));
+  t.equal(ids(log.slice(6, 8, 1000)), '6/2 7/2');
+  t.equal(ids(log.slice(6, 6, 1000)), '');
+});
