@@ -205,7 +205,8 @@ export class RawNode {
       messages: r.messages.splice(0),
       persistedMessages: r.persistedMessages.splice(0),
       readStates: r.readStates.splice(0),
-      mustSync: entries.length > 0 || snapshot !== null || snapshotChunks.length > 0
+      // A compaction is synced too: the application deletes the old snapshot's file right after it.
+      mustSync: entries.length > 0 || snapshot !== null || snapshotChunks.length > 0 || r.pendingCompaction !== null
         || hs.term !== r.persistedHardState.term || hs.vote !== r.persistedHardState.vote,
     };
     r.pendingCompaction = null;

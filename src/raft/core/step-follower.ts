@@ -107,6 +107,8 @@ function handleInstallSnapshot(r: Raft, m: InstallSnapshot): void {
   } else {
     r.log.restore(snapshot);
     r.membership.reset(snapshot.index, snapshot.membership);
+    // A compaction the application asked for is behind this snapshot, which replaces the whole log.
+    r.pendingCompaction = null;
   }
   r.config.logger.info({ term: r.term, index: snapshot.index }, 'installed snapshot');
   reply(incoming.nextOffset, true);

@@ -289,6 +289,23 @@ t.test('a snapshot the follower\'s commit index already covers is acknowledged w
   t.match(n.raw.status(), { commitIndex: 3, firstIndex: 1, lastIndex: 3 });
 });
 
+t.test('a compaction asked for before a newer snapshot arrives is dropped, and a compaction is synced', async (t) => {
+  // Reference: section 7 (the snapshot replaces the whole log, so a compaction behind it has nothing left to do)
+  const n = newNode('c', { voters: ABC });
+  drain(n);
+  n.raw.reportSnapshot(3);
+  n.raw.step(installSnapshot('a', 'c', 2, SNAP, 0, snapshotData(8, 10), true));
+  const ready = n.raw.ready();
+  t.match(ready.snapshot, { index: 10, term: 2 });
+  t.equal(ready.compaction, null);
+  n.raw.advance();
+  const m = newNode('a', { voters: ['a'] });
+  drain(m);
+  m.raw.reportSnapshot(1);
+  const compacting = m.raw.ready();
+  t.match(compacting, { compaction: { index: 1 }, entries: [], mustSync: true });
+});
+
 t.test('reportSnapshot outside (snapshot index, applied index] throws snapshot_out_of_range', async (t) => {
   // Reference: section 7
   const n = newNode('a', { voters: ['a'] });

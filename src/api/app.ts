@@ -1,0 +1,86 @@
+// buildApp: the client API as a fastify instance (no listen), public health routes beside the authenticated rest.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import Fastify, { LogController } from 'fastify';
+import type { PeerInfo, Status } from '../raft/index.js';
+import type { ApiToken, Caller } from './auth.js';
+import { authenticate } from './auth.js';
+import { installErrorHandler } from './errors.js';
+import { clusterRoutes } from './routes/cluster.js';
+import { healthRoutes } from './routes/health.js';
+import type { JobLimits, JobsPort } from './routes/jobs.js';
+import { jobRoutes } from './routes/jobs.js';
+
+/** What the API needs of replication; RaftService fits it. */
+export interface ClusterPort {
+  readonly nodeId: string;
+  status(): Status;
+  peers(): PeerInfo[];
+  peerAddress(id: string): string | null;
+  snapshotIndex(): number;
+  propose(data: Uint8Array): Promise<unknown>;
+  readBarrier(): Promise<void>;
+  addNode(nodeId: string, address: string): Promise<unknown>;
+  removeNode(nodeId: string): Promise<unknown>;
+  transferLeadership(to: string | null): Promise<void>;
+}
+
+/** The scheduler's view for /debug/cluster; before the scheduler runs it reports an idle heap. */
+export interface SchedulerStatusPort {
+  status(): { slots: number; jobsQueued: number; nextFireAtMs: number | null; inFlight: number };
+}
+
+export interface AppOptions {
+  readonly apiTokens: readonly ApiToken[];
+  /** Largest request body; POST /jobs/batch needs room for 10,000 jobs. */
+  readonly bodyBytesMax: number;
+  readonly logger: FastifyBaseLogger | false;
+  readonly onFatal: (err: unknown) => void;
+}
+
+export interface AppDeps {
+  readonly cluster: ClusterPort;
+  readonly jobs: JobsPort;
+  readonly scheduler: SchedulerStatusPort;
+  /** The store's applied index and job count, for /ready and /debug/cluster. */
+  readonly store: { appliedIndex(): number; jobCount(): number };
+  readonly limits: JobLimits;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller;
+  }
+}
+
+export async function buildApp(options: AppOptions, deps: AppDeps): Promise<FastifyInstance> {
+  const common = {
+    bodyLimit: options.bodyBytesMax,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' as const, allErrors: false } },
+    return503OnClosing: true,
+    // One log line per request would drown the node's own events at thousands of requests a second.
+    logController: new LogController({ disableRequestLogging: true }),
+  };
+  const app = (options.logger === false ? Fastify({ ...common, logger: false })
+    : Fastify({ ...common, loggerInstance: options.logger })) as unknown as FastifyInstance;
+  installErrorHandler(app, options.onFatal);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'scheduled-db', version: '0.1.0', description: 'Jobs, cluster and operations API' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Public sibling context: probes and metrics never need a token (fastify encapsulation).
+  await app.register(async (pub) => healthRoutes(pub, deps));
+  await app.register(async (authed) => {
+    authed.decorateRequest('caller', null as unknown as Caller);
+    authed.addHook('onRequest', async (request) => {
+      request.caller = authenticate(request, options.apiTokens);
+    });
+    await clusterRoutes(authed, deps);
+    await jobRoutes(authed, deps);
+  });
+  return app;
+}

@@ -1,0 +1,73 @@
+// Operator routes: the cluster's live state, membership changes and leadership transfer.
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { requireOperator } from '../auth.js';
+import type { AppDeps } from '../app.js';
+import { toRfc3339 } from '../serializers.js';
+
+const errorBody = Type.Object({ error: Type.String(), code: Type.String() });
+const nodeId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' });
+const address = Type.String({ minLength: 3, maxLength: 255, pattern: '^[A-Za-z0-9.\\-\\[\\]:]+:[0-9]{1,5}$' });
+
+export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  app.get('/debug/cluster', { schema: { tags: ['cluster'], summary: "This node's view of the cluster" } }, async (request) => {
+    requireOperator(request.caller);
+    const s = deps.cluster.status();
+    const now = Date.now();
+    const sched = deps.scheduler.status();
+    return {
+      node_id: s.id, role: s.role, term: s.term, leader_id: s.leaderId,
+      leader_addr: s.leaderId === null ? null : deps.cluster.peerAddress(s.leaderId),
+      commit_index: s.commitIndex, applied_index: deps.store.appliedIndex(), last_log_index: s.lastIndex,
+      snapshot_index: deps.cluster.snapshotIndex(),
+      peers: deps.cluster.peers().map((p) => ({
+        id: p.id, address: p.address, voter: p.voter, match_index: p.matchIndex, next_index: p.nextIndex,
+        last_contact_ms: p.id === s.id ? 0 : p.lastContactAtMs === null ? null : now - p.lastContactAtMs,
+      })),
+      scheduler: {
+        slots: sched.slots, jobs_queued: sched.jobsQueued, in_flight: sched.inFlight,
+        next_fire_at: sched.nextFireAtMs === null ? null : toRfc3339(sched.nextFireAtMs),
+      },
+      job_count: deps.store.jobCount(),
+    };
+  });
+
+  app.post('/cluster/join', {
+    schema: {
+      tags: ['cluster'], summary: 'Add a node: a learner first, promoted to voter once caught up',
+      body: Type.Object({ node_id: nodeId, address }, { additionalProperties: false }),
+      response: { 400: errorBody, 409: errorBody, 503: errorBody },
+    },
+  }, async (request) => {
+    requireOperator(request.caller);
+    const body = request.body as { node_id: string; address: string };
+    await deps.cluster.addNode(body.node_id, body.address);
+    return { added: body.node_id, address: body.address };
+  });
+
+  app.delete('/cluster/nodes/:id', {
+    schema: { tags: ['cluster'], summary: 'Remove a node', params: Type.Object({ id: nodeId }) },
+  }, async (request, reply) => {
+    requireOperator(request.caller);
+    const { id } = request.params as { id: string };
+    const s = deps.cluster.status();
+    if (![...s.membership.voters, ...s.membership.learners].includes(id)) {
+      return reply.code(404).send({ error: `node ${id} is not a member`, code: 'node_not_found' });
+    }
+    await deps.cluster.removeNode(id);
+    return { removed: id };
+  });
+
+  app.post('/cluster/transfer-leadership', {
+    schema: {
+      tags: ['cluster'], summary: 'Hand leadership to another voter (or the most up-to-date one)',
+      body: Type.Optional(Type.Object({ to: Type.Optional(nodeId) }, { additionalProperties: false })),
+    },
+  }, async (request) => {
+    requireOperator(request.caller);
+    const to = (request.body as { to?: string } | undefined)?.to ?? null;
+    const before = deps.cluster.status();
+    await deps.cluster.transferLeadership(to);
+    return { requested: true, from: before.leaderId, to };
+  });
+}

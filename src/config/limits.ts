@@ -1,0 +1,104 @@
+// Every bound that is not user config, named big-endian with units last, and their relations asserted at load (TigerBeetle's constants.zig).
+import assert from 'node:assert/strict';
+
+const kib = 1024;
+const mib = 1024 * kib;
+
+// ---------------------------------------------------------------------------
+// Client API
+
+/** Jobs in one `POST /jobs/batch` (SPEC §2). */
+export const batchJobsMax = 10_000;
+/** `limit` of `GET /jobs` (SPEC §2). */
+export const listLimitMax = 1000;
+export const listLimitDefault = 100;
+/** `count` of `GET /jobs/{id}/schedule` (SPEC §2). */
+export const scheduleCountMax = 100;
+export const scheduleCountDefault = 10;
+/** Request body of the client port; sized for a full batch, whose jobs are checked one by one after. */
+export const clientBodyBytesMax = 32 * mib;
+/** The largest MAX_PAYLOAD_BYTES a user may set: a job must fit, with room to spare, in one append message. */
+export const payloadBytesMax = 1 * mib;
+/** A small job as JSON (id, type, time, URL, a few headers and a short payload), to size the batch body. */
+export const jobBytesTypical = 2 * kib;
+/** How long a follower waits for the leader's answer to a forwarded write. */
+export const forwardTimeoutMs = 10_000;
+/** How long a write waits for its entry to commit and apply before it is answered 504 outcome_unknown. */
+export const proposalTimeoutMs = 10_000;
+
+// ---------------------------------------------------------------------------
+// Raft
+
+/** One logical clock tick of the Raft core; ELECTION_TIMEOUT and HEARTBEAT_INTERVAL become whole ticks. */
+export const raftTickMs = 50;
+/** AppendEntries in flight to one follower at once. */
+export const inflightAppendsMax = 64;
+/** Entry bytes in one AppendEntries (a single larger entry still goes alone). */
+export const appendBytesMax = 1 * mib;
+/** Bytes of one InstallSnapshot chunk. */
+export const snapshotChunkBytes = 1 * mib;
+/** Proposed but not yet committed bytes a leader accepts before refusing new writes. */
+export const uncommittedBytesMax = 64 * mib;
+/** Bytes of commands batched into one proposal. */
+export const proposalBatchBytesMax = 8 * mib;
+/** Applied entries after which the log is compacted behind a snapshot. */
+export const snapshotEntriesThreshold = 10_000;
+/** Request body of the Raft port: one append, one snapshot chunk or one proposal batch, plus framing. */
+export const peerBodyBytesMax = 16 * mib;
+/** ReadIndex requests waiting at once; more are refused at once. */
+export const pendingReadsMax = 10_000;
+
+// ---------------------------------------------------------------------------
+// Scheduler
+
+/** Jobs firing within this window of now are kept in the in-memory slot heap. */
+export const nearSlotWindowMs = 60_000;
+/** Webhook attempts in flight at once on the leader. */
+export const webhooksInFlightMax = 1000;
+/** Missed fires that `catchup: fire_all` sends for one job; the rest are recorded `missed` (SPEC §4). */
+export const catchupFiresMax = 100;
+
+/** Converts a duration to whole Raft ticks, at least one, so that no timer is ever zero ticks long. */
+export function toTicks(ms: number): number {
+  return Math.max(1, Math.round(ms / raftTickMs));
+}
+
+// ---------------------------------------------------------------------------
+// Relations. These hold for any build: breaking one is a bug in this file, so the process must not start.
+
+/** Every constant above, by name; what `assertLimitRelations` checks. */
+export const limits = {
+  batchJobsMax, listLimitMax, listLimitDefault, scheduleCountMax, scheduleCountDefault, clientBodyBytesMax,
+  payloadBytesMax, jobBytesTypical, forwardTimeoutMs, proposalTimeoutMs, raftTickMs, inflightAppendsMax,
+  appendBytesMax, snapshotChunkBytes, uncommittedBytesMax, proposalBatchBytesMax, snapshotEntriesThreshold,
+  peerBodyBytesMax, pendingReadsMax, nearSlotWindowMs, webhooksInFlightMax, catchupFiresMax,
+} as const;
+
+export type Limits = { readonly [K in keyof typeof limits]: number };
+
+/** Throws an AssertionError naming the first relation that `l` breaks; run on `limits` when this module loads. */
+export function assertLimitRelations(l: Limits): void {
+  for (const [name, value] of Object.entries(l)) {
+    assert.ok(Number.isSafeInteger(value) && value >= 1, `limits: ${name} must be a positive integer`);
+  }
+  assert.ok(l.listLimitDefault <= l.listLimitMax, 'limits: listLimitDefault must be at most listLimitMax');
+  assert.ok(l.scheduleCountDefault <= l.scheduleCountMax, 'limits: scheduleCountDefault must be at most scheduleCountMax');
+  // A full batch of small jobs must fit in one client body, or the batch bound could never be reached.
+  assert.ok(l.batchJobsMax * l.jobBytesTypical <= l.clientBodyBytesMax,
+    'limits: batchJobsMax jobs of jobBytesTypical must fit clientBodyBytesMax');
+  // A job travels in one entry, and that entry must fit one append message with room for the job's other fields.
+  assert.ok(l.payloadBytesMax <= l.appendBytesMax,
+    'limits: payloadBytesMax must be at most appendBytesMax');
+  assert.ok(l.payloadBytesMax < l.clientBodyBytesMax, 'limits: payloadBytesMax must be below clientBodyBytesMax');
+  // Every peer request (an append, a snapshot chunk, the largest entry sent alone) must fit the Raft port's body.
+  assert.ok(l.appendBytesMax < l.peerBodyBytesMax, 'limits: appendBytesMax must be below peerBodyBytesMax');
+  assert.ok(l.snapshotChunkBytes < l.peerBodyBytesMax, 'limits: snapshotChunkBytes must be below peerBodyBytesMax');
+  assert.ok(l.proposalBatchBytesMax < l.peerBodyBytesMax, 'limits: proposalBatchBytesMax must be below peerBodyBytesMax');
+  // A leader must accept at least one full proposal batch, or a big write would wait forever.
+  assert.ok(l.proposalBatchBytesMax <= l.uncommittedBytesMax,
+    'limits: proposalBatchBytesMax must be at most uncommittedBytesMax');
+  // A follower's forward waits for the leader's own proposal timeout, so it must not give up first.
+  assert.ok(l.forwardTimeoutMs >= l.proposalTimeoutMs, 'limits: forwardTimeoutMs must be at least proposalTimeoutMs');
+}
+
+assertLimitRelations(limits);

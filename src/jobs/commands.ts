@@ -1,0 +1,62 @@
+// The replicated commands: what the leader proposes through Raft and every node's state machine applies, in log order.
+//
+// The leader stamps each command with `proposedAtMs`, its clock when proposing, and applying reads time from that
+// stamp alone, so every node computes the same state from the same log (TigerBeetle: time goes into the command).
+// Commands carry normalized specs (job.ts), never raw client bodies: validation happens once, on the leader.
+//
+// To add a command: add its interface here and to `Command`, then its schema in codec.ts (the compiler asks for it).
+import type { JobSpec } from './job.js';
+
+interface Stamped {
+  /** The leader's clock when it proposed the command: the only "now" the state machine knows. */
+  readonly proposedAtMs: number;
+  /** Whose jobs the command touches (SPEC §6: ids are unique per tenant). */
+  readonly tenant: string;
+}
+
+/** One job of a create: its spec, and the hash of the client's body for idempotent creates. */
+export interface NewJobEntry {
+  readonly spec: JobSpec;
+  readonly requestHash: string;
+}
+
+/** One `POST /jobs` (a single entry) or one `POST /jobs/batch` (up to 10,000), applied in order. */
+export interface CreateJobsCommand extends Stamped {
+  readonly type: 'create_jobs';
+  readonly jobs: readonly NewJobEntry[];
+  /** MAX_JOBS of the proposing node, checked when applying so the count is exact under concurrent creates. */
+  readonly maxJobs: number;
+}
+
+/**
+ * `PATCH /jobs/{id}`: the client's patch body, merged when applying onto the job as it is then, so two PATCHes of
+ * different fields both land. The proposer checked it against its copy first; applying checks it again.
+ */
+export interface UpdateJobCommand extends Stamped {
+  readonly type: 'update_job';
+  readonly id: string;
+  readonly patch: unknown;
+  readonly maxPayloadBytes: number;
+  readonly denyPrivateWebhooks: boolean;
+}
+
+/** A command that names one job and needs nothing else. */
+interface JobIdCommand<T extends string> extends Stamped {
+  readonly type: T;
+  readonly id: string;
+}
+
+export type DeleteJobCommand = JobIdCommand<'delete_job'>;
+export type PauseJobCommand = JobIdCommand<'pause_job'>;
+export type ResumeJobCommand = JobIdCommand<'resume_job'>;
+export type CancelJobCommand = JobIdCommand<'cancel_job'>;
+
+export type Command =
+  | CreateJobsCommand
+  | UpdateJobCommand
+  | DeleteJobCommand
+  | PauseJobCommand
+  | ResumeJobCommand
+  | CancelJobCommand;
+
+export type CommandType = Command['type'];

@@ -1,0 +1,55 @@
+// JSON values: the shape check the normalizer and the codec share, and the canonical text the request hash reads.
+
+/**
+ * How deep a payload may nest. MessagePack encoding and decoding recurse, so a deeper value could pass the API
+ * and then fail to decode on every node; 64 levels is far beyond any real payload.
+ */
+export const jsonDepthMax = 64;
+
+/**
+ * Why `value` is not a plain JSON value that survives a MessagePack round trip unchanged, or null when it is.
+ * Objects must be plain, numbers finite, nesting at most `depthMax`, and no key may be `__proto__` (msgpackr
+ * renames that key when decoding, so it would not read back as written). Walks with its own stack, never recursion.
+ */
+export function jsonProblem(value: unknown, depthMax: number = jsonDepthMax): string | null {
+  const stack: { value: unknown; depth: number; path: string }[] = [{ value, depth: 0, path: '' }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { value: v, depth, path } = next;
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return `${where(path)} is not a finite number`;
+      continue;
+    }
+    if (typeof v !== 'object') return `${where(path)} is a ${typeof v}, not JSON`;
+    if (depth >= depthMax) return `${where(path)} nests deeper than ${depthMax} levels`;
+    if (Array.isArray(v)) {
+      v.forEach((item: unknown, i) => stack.push({ value: item, depth: depth + 1, path: `${path}[${i}]` }));
+      continue;
+    }
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) return `${where(path)} is not a plain object`;
+    for (const [key, item] of Object.entries(v)) {
+      if (key === '__proto__') return `${where(path)} has the key __proto__`;
+      stack.push({ value: item, depth: depth + 1, path: `${path}.${key}` });
+    }
+  }
+  return null;
+}
+
+function where(path: string): string {
+  return path === '' ? 'the value' : path.slice(path.startsWith('.') ? 1 : 0);
+}
+
+/**
+ * The value as JSON text with every object's keys sorted, so two bodies that differ only in key order read the
+ * same. The caller checks the value first (`jsonProblem`), so this recursion is bounded by `jsonDepthMax`.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((item: unknown) => canonicalJson(item)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  // JSON.stringify writes undefined as nothing; inside an object JSON.parse never produces it, so null stands in.
+  return JSON.stringify(value) ?? 'null';
+}

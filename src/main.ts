@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// The scheduled-db command: reads the config, starts a node, and on SIGTERM hands leadership over before exiting.
+import pino from 'pino';
+import { ConfigError, HelpRequested, loadConfigFromProcess, processArgv, redactedConfig } from './config/load.js';
+import type { Config } from './config/load.js';
+import { startNode } from './node.js';
+
+function readConfig(): Config {
+  try {
+    // `scheduled-db start` and `scheduled-db` both start a node.
+    const argv = processArgv();
+    return loadConfigFromProcess(argv[0] === 'start' ? argv.slice(1) : argv);
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(`${err.text}\n`);
+      process.exit(0);
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+function rootLogger(config: Config): pino.Logger {
+  const options: pino.LoggerOptions = {
+    level: config.logLevel,
+    base: { pid: process.pid },
+    redact: { paths: ['*.signing_secret', '*.headers', '*.payload', 'req.headers.authorization'], censor: '[redacted]' },
+  };
+  return process.stdout.isTTY
+    ? pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } })
+    : pino(options);
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = rootLogger(config);
+  const fatal = (err: unknown): void => {
+    logger.fatal({ err }, 'fatal error, exiting');
+    // Give pino a moment to flush; a broken invariant must not be followed by more writes.
+    setTimeout(() => process.exit(1), 100).unref();
+  };
+  logger.info({ config: redactedConfig(config) }, 'starting');
+  const node = await startNode(config, logger, fatal);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    node.shutdown().then(() => process.exit(0), (err: unknown) => {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`scheduled-db: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

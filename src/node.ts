@@ -1,0 +1,126 @@
+// startNode builds every part of a node from its Config; close() takes them down in reverse order.
+import { mkdir } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import { buildApp } from './api/app.js';
+import type { Config } from './config/load.js';
+import * as limits from './config/limits.js';
+import { RaftService } from './raft/index.js';
+import { JobQueries } from './store/queries.js';
+import { StateMachine } from './store/state-machine.js';
+
+export interface RunningNode {
+  readonly config: Config;
+  readonly app: FastifyInstance;
+  readonly raft: RaftService;
+  readonly store: StateMachine;
+  /** The ports actually bound (a test may ask for port 0). */
+  readonly httpPort: number;
+  readonly raftPort: number;
+  /** Hands leadership over if this node leads (SPEC §3, SIGTERM), then closes. */
+  shutdown(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startNode(config: Config, logger: PinoLogger, onFatal: (err: unknown) => void): Promise<RunningNode> {
+  await mkdir(config.dataDir, { recursive: true });
+  const log = logger.child({ node_id: config.nodeId });
+  const store = await StateMachine.open(config.dataDir);
+  const raft = await RaftService.start({
+    nodeId: config.nodeId, dataDir: config.dataDir, raftHost: config.raftHost, raftPort: config.raftPort,
+    advertiseAddress: advertiseAddress(config.advertiseHost, config.raftPort), peers: config.peers,
+    bootstrapExpect: config.bootstrapExpect, joining: config.joinUrl !== null, clusterSecret: config.clusterSecret,
+    tickMs: limits.raftTickMs, electionTimeoutTicks: limits.toTicks(config.electionTimeoutMs),
+    heartbeatIntervalTicks: limits.toTicks(config.heartbeatIntervalMs), maxInflightAppends: limits.inflightAppendsMax,
+    maxAppendBytes: limits.appendBytesMax, snapshotChunkBytes: limits.snapshotChunkBytes,
+    maxPendingReads: limits.pendingReadsMax, snapshotEntriesThreshold: config.snapshotCount,
+    peerBodyBytesMax: limits.peerBodyBytesMax, proposalTimeoutMs: limits.proposalTimeoutMs,
+    logger: log.child({ module: 'raft' }), onFatal,
+  }, store);
+  const app = await buildApp({
+    apiTokens: config.apiTokens, bodyBytesMax: limits.clientBodyBytesMax, logger: log.child({ module: 'api' }), onFatal,
+  }, {
+    cluster: raft,
+    jobs: new JobQueries(store),
+    scheduler: { status: () => ({ slots: 0, jobsQueued: 0, nextFireAtMs: null, inFlight: 0 }) },
+    store,
+    limits: {
+      maxJobs: config.maxJobs, maxPayloadBytes: config.maxPayloadBytes, denyPrivateWebhooks: config.webhookDenyPrivate,
+      batchJobsMax: limits.batchJobsMax, listLimitDefault: limits.listLimitDefault,
+      scheduleCountDefault: limits.scheduleCountDefault, scheduleCountMax: limits.scheduleCountMax,
+      proposalBytesMax: limits.proposalBatchBytesMax,
+    },
+  });
+  await app.listen({ host: config.httpHost, port: config.httpPort });
+  const address = app.server.address();
+  const httpPort = typeof address === 'object' && address !== null ? address.port : config.httpPort;
+  log.info({ http_port: httpPort, raft_port: raft.raftPort(), data_dir: config.dataDir }, 'node started');
+
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await app.close();
+    await raft.close();
+    await store.close();
+    log.info({}, 'node stopped');
+  };
+  raft.onRemoved(() => {
+    log.warn({}, 'this node was removed from the cluster; stopping');
+    void close();
+  });
+  if (config.joinUrl !== null && raft.status().membership.voters.length === 0) {
+    await join(config.joinUrl, config.nodeId, advertiseAddress(config.advertiseHost, raft.raftPort()), config, log);
+  }
+  return {
+    config, app, raft, store, httpPort, raftPort: raft.raftPort(), close,
+    shutdown: async () => {
+      await handOver(raft, log);
+      await close();
+    },
+  };
+}
+
+function advertiseAddress(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Asks a running member to add this node; retried until it answers, as the cluster may be electing. */
+async function join(url: string, nodeId: string, address: string, config: Config, log: PinoLogger): Promise<void> {
+  const token = config.apiTokens.find((t) => t.tenant === null && !t.readOnly)?.token;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await fetch(new URL('/cluster/join', url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+        body: JSON.stringify({ node_id: nodeId, address }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      const text = await response.text();
+      if (response.ok || (response.status === 400 && text.includes('already a member'))) {
+        log.info({ join_url: url, address }, 'joined the cluster as a learner');
+        return;
+      }
+      if (response.status < 500 && response.status !== 409) throw new Error(`join refused: ${response.status} ${text}`);
+      log.warn({ join_url: url, status: response.status, attempt }, 'join not accepted yet, retrying');
+    } catch (err) {
+      if ((err as Error).message.startsWith('join refused')) throw err;
+      log.warn({ join_url: url, err, attempt }, 'join failed, retrying');
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * attempt)));
+  }
+}
+
+/** On SIGTERM a leader hands over first, so a rolling restart neither doubles nor misses a fire. */
+async function handOver(raft: RaftService, log: PinoLogger): Promise<void> {
+  const s = raft.status();
+  if (s.role !== 'leader' || s.membership.voters.length < 2) return;
+  try {
+    await raft.transferLeadership(null);
+    const deadline = Date.now() + 3000;
+    while (raft.status().role === 'leader' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    log.info({ leader_id: raft.status().leaderId }, 'leadership handed over');
+  } catch (err) {
+    log.warn({ err }, 'leadership hand-over failed; stopping anyway');
+  }
+}

@@ -1,0 +1,257 @@
+// Raft between peers over HTTP: a fastify server on the Raft port and one undici pool with one pipeline per peer.
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Fastify from 'fastify';
+import { Pool } from 'undici';
+import type { Logger, Message, NodeId } from './core/index.js';
+import type { ForwardRequest, ForwardResponse, MessageBatch } from './wire.js';
+import { decodeWire, encodeWire, forwardRequest, forwardResponse, messageBatch, WireDecodeError } from './wire.js';
+
+export interface HttpTransportOptions {
+  readonly nodeId: NodeId;
+  readonly host: string;
+  readonly port: number;
+  /** `host:port` at which the others reach this node's Raft port. */
+  readonly advertiseAddress: string;
+  readonly clusterSecret: string | null;
+  readonly bodyBytesMax: number;
+  /** Messages waiting for one peer; beyond it the oldest go (Raft retransmits what matters). */
+  readonly queuedMessagesMax: number;
+  readonly logger: Logger;
+}
+
+export interface HttpTransportHandlers {
+  /** Messages from a peer, already checked field by field. */
+  onMessages(batch: MessageBatch): void;
+  /** A follower's forwarded request; resolves with the result or rejects with an error that has a `code`. */
+  onForward(request: ForwardRequest): Promise<unknown>;
+}
+
+/** A forwarded request failed on the way or on the leader; `code` is the leader's code or a transport one. */
+export class ForwardError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ForwardError';
+    this.code = code;
+  }
+}
+
+const msgpackType = 'application/msgpack';
+const secretHeader = 'x-cluster-secret';
+
+interface Peer {
+  address: string;
+  pool: Pool;
+  queue: Message[];
+  sending: boolean;
+  lastContactAtMs: number | null;
+}
+
+export class HttpTransport {
+  readonly #options: HttpTransportOptions;
+  readonly #server: FastifyInstance;
+  readonly #peers = new Map<NodeId, Peer>();
+  #closed = false;
+  onUnreachable: (id: NodeId) => void = () => {};
+
+  private constructor(options: HttpTransportOptions, server: FastifyInstance) {
+    this.#options = options;
+    this.#server = server;
+  }
+
+  static async listen(options: HttpTransportOptions, handlers: HttpTransportHandlers): Promise<HttpTransport> {
+    const server = Fastify({ bodyLimit: options.bodyBytesMax, logger: false, return503OnClosing: true });
+    const transport = new HttpTransport(options, server);
+    transport.#routes(handlers);
+    await server.listen({ host: options.host, port: options.port });
+    return transport;
+  }
+
+  /** The port actually bound (tests listen on 0). */
+  port(): number {
+    const address = this.#server.server.address();
+    return typeof address === 'object' && address !== null ? address.port : this.#options.port;
+  }
+
+  /** Learns or changes where a peer's Raft port is. */
+  setPeerAddress(id: NodeId, address: string): void {
+    if (id === this.#options.nodeId || address === '') return;
+    const peer = this.#peers.get(id);
+    if (peer !== undefined && peer.address === address) return;
+    if (peer !== undefined) void peer.pool.close();
+    this.#peers.set(id, {
+      address, pool: this.#pool(address), queue: peer?.queue ?? [], sending: false, lastContactAtMs: peer?.lastContactAtMs ?? null,
+    });
+  }
+
+  removePeer(id: NodeId): void {
+    const peer = this.#peers.get(id);
+    if (peer === undefined) return;
+    this.#peers.delete(id);
+    void peer.pool.close();
+  }
+
+  peerAddress(id: NodeId): string | null {
+    return id === this.#options.nodeId ? this.#options.advertiseAddress : this.#peers.get(id)?.address ?? null;
+  }
+
+  /** When a request to the peer last succeeded (epoch ms), for /debug/cluster. */
+  lastContactAtMs(id: NodeId): number | null {
+    return this.#peers.get(id)?.lastContactAtMs ?? null;
+  }
+
+  /** Queues messages; each peer has one request in flight at a time, carrying everything queued for it. */
+  send(messages: readonly Message[]): void {
+    for (const m of messages) {
+      const peer = this.#peers.get(m.to);
+      if (peer === undefined) {
+        this.#options.logger.debug({ peer_id: m.to }, 'no address for peer, message dropped');
+        continue;
+      }
+      peer.queue.push(m);
+      if (peer.queue.length > this.#options.queuedMessagesMax) peer.queue.shift();
+    }
+    for (const [id, peer] of this.#peers) {
+      if (!peer.sending && peer.queue.length > 0) void this.#drain(id, peer);
+    }
+  }
+
+  /** Sends a request to the leader and returns its result; rejects with a ForwardError. */
+  async forward(to: NodeId, request: ForwardRequest, timeoutMs: number): Promise<unknown> {
+    const peer = this.#peers.get(to);
+    if (peer === undefined) throw new ForwardError('no_leader', `no address for leader ${to}`);
+    let body: Uint8Array;
+    try {
+      const response = await peer.pool.request({
+        method: 'POST', path: '/raft/forward', headers: this.#headers(), body: encodeWire(request),
+        headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+      });
+      body = new Uint8Array(await response.body.arrayBuffer());
+      if (response.statusCode !== 200) throw new ForwardError('peer_error', `leader answered ${response.statusCode}`);
+    } catch (err) {
+      if (err instanceof ForwardError) throw err;
+      // The request may have reached the leader before the connection failed: its fate is unknown.
+      throw new ForwardError('outcome_unknown', `forward to ${to} failed: ${(err as Error).message}`);
+    }
+    const answer: ForwardResponse = forwardResponse(decodeWire(body));
+    if (!answer.ok) throw new ForwardError(answer.code, answer.message);
+    return answer.result;
+  }
+
+  /** Asks a Raft address who it is; null when it does not answer (BOOTSTRAP_EXPECT counts the answers). */
+  async ping(address: string, timeoutMs: number): Promise<string | null> {
+    const pool = this.#pool(address);
+    try {
+      const response = await pool.request({
+        method: 'GET', path: '/raft/ping', headers: this.#headers(), headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+      });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) return null;
+      const parsed = JSON.parse(text) as { id?: unknown };
+      return typeof parsed.id === 'string' ? parsed.id : null;
+    } catch (_err) {
+      // Refused, reset or timed out: the peer is simply not up yet.
+      return null;
+    } finally {
+      void pool.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#server.close();
+    await Promise.all([...this.#peers.values()].map((p) => p.pool.close()));
+    this.#peers.clear();
+  }
+
+  #pool(address: string): Pool {
+    return new Pool(`http://${address}`, { connections: 4, keepAliveTimeout: 30_000, pipelining: 1 });
+  }
+
+  #headers(): Record<string, string> {
+    const headers: Record<string, string> = { 'content-type': msgpackType };
+    if (this.#options.clusterSecret !== null) headers[secretHeader] = this.#options.clusterSecret;
+    return headers;
+  }
+
+  async #drain(id: NodeId, peer: Peer): Promise<void> {
+    peer.sending = true;
+    try {
+      while (peer.queue.length > 0 && !this.#closed && this.#peers.get(id) === peer) {
+        const messages = peer.queue.splice(0);
+        const body = encodeWire({ from: this.#options.nodeId, fromAddress: this.#options.advertiseAddress, messages });
+        try {
+          const response = await peer.pool.request({
+            method: 'POST', path: '/raft/messages', headers: this.#headers(), body, headersTimeout: 5000, bodyTimeout: 5000,
+          });
+          await response.body.dump();
+          if (response.statusCode !== 204) throw new Error(`status ${response.statusCode}`);
+          peer.lastContactAtMs = Date.now();
+        } catch (err) {
+          this.#options.logger.debug({ peer_id: id, err }, 'send to peer failed');
+          this.onUnreachable(id);
+          // Everything queued meanwhile is stale too; Raft resends from its own state on the next heartbeat.
+          peer.queue.length = 0;
+        }
+      }
+    } finally {
+      peer.sending = false;
+    }
+  }
+
+  #authorized(request: FastifyRequest): boolean {
+    const secret = this.#options.clusterSecret;
+    if (secret === null) return true;
+    const given = request.headers[secretHeader];
+    if (typeof given !== 'string') return false;
+    const a = Buffer.from(given);
+    const b = Buffer.from(secret);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  #routes(handlers: HttpTransportHandlers): void {
+    const server = this.#server;
+    server.addContentTypeParser(msgpackType, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    server.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      if (!this.#authorized(request)) {
+        await reply.code(401).send({ error: 'missing or wrong cluster secret', code: 'unauthorized' });
+      }
+    });
+    server.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, _request, reply) => {
+      const status = err instanceof WireDecodeError ? 400 : err.statusCode ?? 500;
+      const code = err instanceof WireDecodeError ? err.code : status < 500 ? 'invalid_request' : 'internal';
+      if (status >= 500) this.#options.logger.warn({ err }, 'peer request failed');
+      await reply.code(status).send({ error: status >= 500 ? 'internal error' : err.message, code });
+    });
+    server.get('/raft/ping', async () => ({ id: this.#options.nodeId }));
+    server.post('/raft/messages', async (request, reply) => {
+      const batch = messageBatch(decodeWire(bodyBytes(request.body)), this.#options.nodeId);
+      if (batch.fromAddress !== '') this.#learnAddress(batch.from, batch.fromAddress);
+      handlers.onMessages(batch);
+      await reply.code(204).send();
+    });
+    server.post('/raft/forward', async (request, reply) => {
+      const forwarded = forwardRequest(decodeWire(bodyBytes(request.body)));
+      let answer: ForwardResponse;
+      try {
+        answer = { ok: true, result: await handlers.onForward(forwarded) };
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code !== 'string') throw err;
+        answer = { ok: false, code, message: (err as Error).message };
+      }
+      await reply.code(200).header('content-type', msgpackType).send(Buffer.from(encodeWire(answer)));
+    });
+  }
+
+  #learnAddress(id: NodeId, address: string): void {
+    if (!this.#peers.has(id)) this.setPeerAddress(id, address);
+  }
+}
+
+function bodyBytes(body: unknown): Uint8Array {
+  if (!(body instanceof Uint8Array)) throw new WireDecodeError(`content-type must be ${msgpackType}`);
+  return body;
+}

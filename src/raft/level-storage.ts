@@ -1,0 +1,335 @@
+// A durable Raft Storage on LevelDB: one atomic batch per Ready, with the log after the snapshot mirrored in memory for sync reads.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import type { Entry, HardState, SnapshotChunk, SnapshotMeta, Storage } from './core/index.js';
+import { entryBytes } from './core/index.js';
+import {
+  decodeEntry, decodeHardState, decodeSnapshotMeta, encodeEntry, encodeHardState, encodeSnapshotMeta, keys,
+  LevelStorageError,
+} from './level-storage-codec.js';
+import { isStaged, planStaging, SnapshotFiles } from './snapshot-files.js';
+
+export { LevelStorageError } from './level-storage-codec.js';
+
+/**
+ * What one Ready asks to be made durable (see `Ready`, step 2), plus whether to fsync. A Ready fits
+ * it as `{ ...ready, sync: ready.mustSync }`.
+ */
+export interface StorageWrite {
+  readonly hardState: HardState | null;
+  readonly entries: readonly Entry[];
+  readonly snapshotChunks: readonly SnapshotChunk[];
+  readonly snapshot: SnapshotMeta | null;
+  readonly compaction: SnapshotMeta | null;
+  readonly sync: boolean;
+}
+
+type Db = ClassicLevel<Buffer, Buffer>;
+type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+interface LogState {
+  hardState: HardState;
+  snapshot: SnapshotMeta;
+  /** Entries after the snapshot: entries[i] has index snapshot.index + 1 + i. Mirrors the 'e' keys exactly. */
+  entries: Entry[];
+}
+
+/** A write checked against the current state: its batch, and how the in-memory log changes once the batch is durable. */
+interface Plan {
+  readonly ops: BatchOp[];
+  readonly hardState: HardState;
+  readonly snapshot: SnapshotMeta;
+  /** Entries of the current log that survive install and truncation, before `appended`. */
+  readonly kept: number;
+  readonly appended: readonly Entry[];
+  /** Entries dropped from the front by compaction, counted after `appended`. */
+  readonly dropped: number;
+}
+
+const EMPTY_SNAPSHOT: SnapshotMeta = { index: 0, term: 0, membership: { voters: [], learners: [] } };
+
+/** Deletes the keys of entries (from, to]. LevelDB has no range delete, but memory knows every key there is. */
+function deleteEntries(ops: BatchOp[], from: number, to: number): void {
+  for (let index = from + 1; index <= to; index++) ops.push({ type: 'del', key: keys.entry(index) });
+}
+
+/**
+ * Checks a write with MemoryStorage's assertions and builds its batch, in the Ready's order: install,
+ * append, hard state, compaction. Pure, so a broken write crashes before anything reaches disk.
+ */
+function planWrite(s: LogState, w: StorageWrite): Plan {
+  const ops: BatchOp[] = [];
+  let snapshot = s.snapshot;
+  let kept = s.entries.length;
+  let appended: readonly Entry[] = [];
+  const lastIndex = (): number => snapshot.index + kept + appended.length;
+  if (w.snapshot !== null) {
+    deleteEntries(ops, snapshot.index, lastIndex());
+    snapshot = w.snapshot;
+    kept = 0;
+    ops.push({ type: 'put', key: keys.snapshot, value: encodeSnapshotMeta(snapshot) });
+  }
+  const first = w.entries[0];
+  if (first !== undefined) {
+    assert.ok(first.index > snapshot.index, `append at ${first.index} behind snapshot ${snapshot.index}`);
+    assert.ok(first.index <= lastIndex() + 1, `append at ${first.index} leaves a gap after ${lastIndex()}`);
+    w.entries.forEach((e, i) => assert.equal(e.index, first.index + i, `append of entry ${e.index} at ${first.index + i}`));
+    deleteEntries(ops, first.index + w.entries.length - 1, lastIndex());
+    kept = first.index - snapshot.index - 1;
+    appended = w.entries;
+    for (const e of appended) ops.push({ type: 'put', key: keys.entry(e.index), value: encodeEntry(e) });
+  }
+  const hardState = w.hardState ?? s.hardState;
+  if (w.hardState !== null) ops.push({ type: 'put', key: keys.hardState, value: encodeHardState(w.hardState) });
+  let dropped = 0;
+  const c = w.compaction;
+  if (c !== null) {
+    assert.ok(c.index >= snapshot.index && c.index <= lastIndex(), `compact to ${c.index} out of range`);
+    const term = c.index === snapshot.index ? snapshot.term
+      : c.index - snapshot.index <= kept ? s.entries[c.index - snapshot.index - 1]?.term
+        : appended[c.index - snapshot.index - kept - 1]?.term;
+    assert.equal(term, c.term, `compact to ${c.index}: term mismatch`);
+    deleteEntries(ops, snapshot.index, c.index);
+    dropped = c.index - snapshot.index;
+    snapshot = c;
+    ops.push({ type: 'put', key: keys.snapshot, value: encodeSnapshotMeta(c) });
+  }
+  // Checked here as well as at open, so a write that could not be read back fails now rather than at the next start.
+  assert.ok(hardState.commit <= lastIndex(), `hard state commit ${hardState.commit} beyond last index ${lastIndex()}`);
+  return { ops, hardState, snapshot, kept, appended, dropped };
+}
+
+/** Reads every record of the raft database, checking each decodes and that together they form one log. */
+async function load(db: Db, location: string): Promise<LogState> {
+  let hardState: HardState = { term: 0, vote: null, commit: 0 };
+  let snapshot = EMPTY_SNAPSHOT;
+  const entries: Entry[] = [];
+  for await (const [key, value] of db.iterator()) {
+    const index = keys.entryIndex(key);
+    if (index !== null) {
+      const entry = decodeEntry(location, key, value);
+      if (entry.index !== index) throw new LevelStorageError(`${location}: entry ${index} holds index ${entry.index}`);
+      entries.push(entry);
+    } else if (key.equals(keys.hardState)) {
+      hardState = decodeHardState(location, key, value);
+    } else if (key.equals(keys.snapshot)) {
+      snapshot = decodeSnapshotMeta(location, key, value);
+    } else {
+      throw new LevelStorageError(`${location}: unknown ${keys.describe(key)}`);
+    }
+  }
+  entries.forEach((entry, i) => {
+    const expected = snapshot.index + 1 + i;
+    if (entry.index !== expected) {
+      throw new LevelStorageError(`${location}: entry ${entry.index} found where entry ${expected} belongs`
+        + ` (the log after snapshot ${snapshot.index} must be contiguous)`);
+    }
+  });
+  const lastIndex = snapshot.index + entries.length;
+  if (hardState.commit > lastIndex) {
+    throw new LevelStorageError(`${location}: hard state commit ${hardState.commit} is beyond the last entry ${lastIndex}`);
+  }
+  return { hardState, snapshot, entries };
+}
+
+async function directoryBytes(dir: string): Promise<number> {
+  let bytes = 0;
+  for (const name of await readdir(dir)) {
+    try {
+      bytes += (await stat(join(dir, name))).size;
+    } catch (err) {
+      // ENOENT: LevelDB's background compaction removed the file between readdir and stat; it no longer counts.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return bytes;
+}
+
+/**
+ * Raft's durable state under one directory: `<dir>/raft` (LevelDB: hard state, snapshot metadata and
+ * the log after the snapshot) and `<dir>/snapshots` (the current snapshot's bytes, opaque here).
+ * Writes come one at a time, one Ready each; reads are synchronous, from memory and the open snapshot file.
+ */
+export class LevelStorage implements Storage {
+  readonly #db: Db;
+  readonly #location: string;
+  readonly #files: SnapshotFiles;
+  readonly #state: LogState;
+  #writing = false;
+  #failed = false;
+  #closed = false;
+
+  private constructor(db: Db, location: string, files: SnapshotFiles, state: LogState) {
+    this.#db = db;
+    this.#location = location;
+    this.#files = files;
+    this.#state = state;
+  }
+
+  /** Opens (creating if needed) the storage in `dir`, and refuses, with a LevelStorageError, data it cannot trust. */
+  static async open(dir: string): Promise<LevelStorage> {
+    const location = join(dir, 'raft');
+    await mkdir(dir, { recursive: true });
+    const db: Db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+    try {
+      const state = await load(db, location);
+      const files = await SnapshotFiles.open(join(dir, 'snapshots'));
+      const path = state.snapshot.index === 0 ? null : files.pathFor(state.snapshot.index, state.snapshot.term);
+      if (path !== null && !existsSync(path)) {
+        throw new LevelStorageError(`${path}: snapshot file missing (${location} records snapshot ${state.snapshot.index}`
+          + ` in term ${state.snapshot.term})`);
+      }
+      files.serve(path);
+      await files.removeAllBut(path);
+      return new LevelStorage(db, location, files, state);
+    } catch (err) {
+      // Any failure to load (LevelStorageError or I/O) leaves nothing open behind it; the caller gets the error as is.
+      await db.close();
+      throw err;
+    }
+  }
+
+  /** A new cluster's first entries, as MemoryStorage.bootstrap: one committed add_voter entry per voter in term 1. */
+  async bootstrap(voters: readonly string[]): Promise<void> {
+    assert.ok(this.isEmpty(), `bootstrap of ${this.#location}, which is not empty`);
+    await this.write({
+      hardState: { term: 1, vote: null, commit: voters.length },
+      entries: voters.map((nodeId, i) => ({
+        type: 'conf_change', term: 1, index: i + 1, change: { type: 'add_voter', nodeId, context: '' },
+      })),
+      snapshotChunks: [], snapshot: null, compaction: null, sync: true,
+    });
+  }
+
+  /** True for a storage nothing was ever written to: the node must bootstrap or join. */
+  isEmpty(): boolean {
+    const s = this.#state;
+    return s.hardState.term === 0 && s.hardState.vote === null && s.hardState.commit === 0 && s.snapshot.index === 0
+      && s.entries.length === 0;
+  }
+
+  hardState(): HardState {
+    return this.#state.hardState;
+  }
+
+  snapshot(): SnapshotMeta {
+    return this.#state.snapshot;
+  }
+
+  firstIndex(): number {
+    return this.#state.snapshot.index + 1;
+  }
+
+  lastIndex(): number {
+    return this.#state.snapshot.index + this.#state.entries.length;
+  }
+
+  term(index: number): number | null {
+    const snapshot = this.#state.snapshot;
+    if (index === snapshot.index) return snapshot.term;
+    if (index < snapshot.index || index > this.lastIndex()) return null;
+    return this.#at(index).term;
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    assert.ok(lo >= this.firstIndex() && lo <= hi && hi <= this.lastIndex() + 1, `entries [${lo}, ${hi}) out of range`);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let i = lo; i < hi; i++) {
+      const entry = this.#at(i);
+      bytes += entryBytes(entry);
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(entry);
+    }
+    return out;
+  }
+
+  snapshotChunk(offset: number, maxBytes: number): { data: Uint8Array; done: boolean } | null {
+    assert.ok(!this.#closed, `snapshot read from ${this.#location} after close`);
+    return this.#files.read(offset, maxBytes);
+  }
+
+  /** Where the bytes of snapshot index/term live; the application writes a compaction's snapshot here first. */
+  snapshotPathFor(index: number, term: number): string {
+    return this.#files.pathFor(index, term);
+  }
+
+  /** The current snapshot's bytes, which the state machine restores from after an install; null for the empty snapshot. */
+  snapshotPath(): string | null {
+    const snapshot = this.#state.snapshot;
+    return snapshot.index === 0 ? null : this.#files.pathFor(snapshot.index, snapshot.term);
+  }
+
+  /** Bytes on disk (database files and the current snapshot), for metrics. */
+  async approximateBytes(): Promise<number> {
+    return (await directoryBytes(this.#location)) + this.#files.size();
+  }
+
+  /**
+   * Makes `w` durable as one LevelDB batch, so a crash keeps all of it or none, then updates memory.
+   * Snapshot files are written before the batch that points at them and removed only after it.
+   * One write at a time: a second one while the first is pending is a bug in the caller.
+   */
+  async write(w: StorageWrite): Promise<void> {
+    assert.ok(!this.#closed, `write to ${this.#location} after close`);
+    assert.ok(!this.#failed, `write to ${this.#location} after a failed write (disk and memory may disagree)`);
+    assert.ok(!this.#writing, `concurrent write to ${this.#location}: one write at a time`);
+    this.#writing = true;
+    try {
+      await this.#write(w);
+    } catch (err) {
+      // Whatever failed, the files may be ahead of memory now; no later write may build on that.
+      this.#failed = true;
+      throw err;
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    assert.ok(!this.#writing, `close of ${this.#location} during a write`);
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#files.close();
+    await this.#db.close();
+  }
+
+  async #write(w: StorageWrite): Promise<void> {
+    const staged = planStaging(this.#files.staged(), w.snapshotChunks);
+    if (w.snapshot !== null) assert.ok(isStaged(staged, w.snapshot), `install of snapshot ${w.snapshot.index} that was not staged`);
+    const plan = planWrite(this.#state, w);
+    const compactionPath = w.compaction === null || w.compaction.index === 0 ? null
+      : this.snapshotPathFor(w.compaction.index, w.compaction.term);
+    assert.ok(compactionPath === null || existsSync(compactionPath),
+      `compaction to ${w.compaction?.index}: snapshot file ${compactionPath} was not written`);
+
+    await this.#files.stage(w.snapshotChunks);
+    if (w.snapshot !== null) await this.#files.promote(w.snapshot);
+    if (compactionPath !== null) await this.#files.makeDurable(compactionPath);
+    const snapshotChanged = w.snapshot !== null || w.compaction !== null;
+    // A batch that retires a snapshot file is always fsynced: the file goes right after it, and a lost
+    // batch would leave metadata pointing at a deleted file. (The core's mustSync does not count compaction.)
+    if (plan.ops.length > 0) await this.#db.batch(plan.ops, { sync: w.sync || snapshotChanged });
+
+    const s = this.#state;
+    s.hardState = plan.hardState;
+    s.snapshot = plan.snapshot;
+    s.entries.length = plan.kept;
+    for (const entry of plan.appended) s.entries.push(entry);
+    if (plan.dropped > 0) s.entries.splice(0, plan.dropped);
+    if (snapshotChanged) {
+      this.#files.serve(this.snapshotPath());
+      await this.#files.removeOlderThan(s.snapshot.index);
+    }
+  }
+
+  #at(index: number): Entry {
+    const entry = this.#state.entries[index - this.#state.snapshot.index - 1];
+    assert.ok(entry !== undefined, `no entry at ${index}`);
+    return entry;
+  }
+}

@@ -1,0 +1,296 @@
+// A node's replication as the rest of the program sees it: propose, read linearizably, change membership, on any node.
+import type { Entry, Logger, NodeId, Status } from './core/index.js';
+import { RaftError } from './core/index.js';
+import { ForwardError, HttpTransport } from './http-transport.js';
+import { LevelStorage } from './level-storage.js';
+import { ProposalError, ProposalTracker } from './proposal-tracker.js';
+import type { RoleChange, StateMachine } from './runner.js';
+import { RaftRunner } from './runner.js';
+import type { ForwardRequest } from './wire.js';
+
+/** Codes a caller of the service matches on; the API maps each to a status. */
+export type ClusterErrorCode =
+  | 'no_leader'
+  | 'outcome_unknown'
+  | 'invalid_conf_change'
+  | 'conf_change_in_progress'
+  | 'invalid_transfer_target'
+  | 'leadership_transfer_in_progress'
+  | 'proposal_too_large';
+
+export class ClusterError extends Error {
+  readonly code: ClusterErrorCode;
+
+  constructor(code: ClusterErrorCode, message: string) {
+    super(message);
+    this.name = 'ClusterError';
+    this.code = code;
+  }
+}
+
+export interface RaftServiceOptions {
+  readonly nodeId: NodeId;
+  readonly dataDir: string;
+  readonly raftHost: string;
+  readonly raftPort: number;
+  readonly advertiseAddress: string;
+  /** Every initial voter with its Raft address, this node included (PEERS). */
+  readonly peers: readonly { readonly id: NodeId; readonly address: string }[];
+  /** Voters (this one included) that must answer before a new cluster's first election. */
+  readonly bootstrapExpect: number;
+  /** Joining a running cluster: start empty, as a learner the leader adds. */
+  readonly joining: boolean;
+  readonly clusterSecret: string | null;
+  readonly tickMs: number;
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatIntervalTicks: number;
+  readonly maxInflightAppends: number;
+  readonly maxAppendBytes: number;
+  readonly snapshotChunkBytes: number;
+  readonly maxPendingReads: number;
+  readonly snapshotEntriesThreshold: number;
+  readonly peerBodyBytesMax: number;
+  readonly proposalTimeoutMs: number;
+  readonly logger: Logger;
+  readonly onFatal: (err: unknown) => void;
+}
+
+export interface PeerInfo {
+  readonly id: NodeId;
+  readonly address: string | null;
+  readonly voter: boolean;
+  /** Leader only. */
+  readonly matchIndex: number | null;
+  readonly nextIndex: number | null;
+  readonly lastContactAtMs: number | null;
+}
+
+const retryableForwardCodes = new Set(['not_leader', 'no_leader', 'leadership_transfer_in_progress', 'peer_error']);
+
+export class RaftService {
+  readonly #options: RaftServiceOptions;
+  readonly #storage: LevelStorage;
+  readonly #transport: HttpTransport;
+  readonly #runner: RaftRunner;
+  readonly #proposals: ProposalTracker;
+
+  private constructor(options: RaftServiceOptions, storage: LevelStorage, transport: HttpTransport, runner: RaftRunner,
+    proposals: ProposalTracker) {
+    this.#options = options;
+    this.#storage = storage;
+    this.#transport = transport;
+    this.#runner = runner;
+    this.#proposals = proposals;
+  }
+
+  /** Opens the log, listens on the Raft port, waits for BOOTSTRAP_EXPECT peers on a new cluster, starts ticking. */
+  static async start(options: RaftServiceOptions, sm: StateMachine): Promise<RaftService> {
+    const storage = await LevelStorage.open(options.dataDir);
+    const fresh = storage.isEmpty();
+    if (fresh && !options.joining) await bootstrap(storage, options.peers);
+    const snapshot = storage.snapshot();
+    const snapshotPath = storage.snapshotPath();
+    if (sm.appliedIndex() < snapshot.index && snapshotPath !== null) {
+      // A crash between installing a snapshot in the log and restoring the state machine from it.
+      options.logger.info({ index: snapshot.index }, 'state machine behind the log snapshot, restoring it');
+      await sm.restore(snapshotPath, snapshot);
+    }
+    const proposals = new ProposalTracker(options.proposalTimeoutMs);
+    let service: RaftService | null = null;
+    const transport = await HttpTransport.listen({
+      nodeId: options.nodeId, host: options.raftHost, port: options.raftPort, advertiseAddress: options.advertiseAddress,
+      clusterSecret: options.clusterSecret, bodyBytesMax: options.peerBodyBytesMax, queuedMessagesMax: 10_000,
+      logger: options.logger,
+    }, {
+      onMessages: (batch) => {
+        if (service !== null) service.#runner.step(batch.messages);
+      },
+      onForward: (request) => {
+        if (service === null) throw new RaftError('not_leader', 'starting up');
+        return service.#onForward(request);
+      },
+    });
+    for (const peer of options.peers) transport.setPeerAddress(peer.id, peer.address);
+    const runner = new RaftRunner({ ...options }, storage, sm, transport, proposals);
+    transport.onUnreachable = () => {};
+    service = new RaftService(options, storage, transport, runner, proposals);
+    if (fresh && !options.joining) await service.#awaitPeers();
+    runner.start();
+    return service;
+  }
+
+  get nodeId(): NodeId {
+    return this.#options.nodeId;
+  }
+
+  status(): Status {
+    return this.#runner.status();
+  }
+
+  hasLease(): boolean {
+    return this.#runner.hasLease();
+  }
+
+  onRoleChange(listener: (change: RoleChange) => void): void {
+    this.#runner.onRoleChange(listener);
+  }
+
+  onApplied(listener: (entries: readonly Entry[], results: ReadonlyMap<number, unknown>) => void): void {
+    this.#runner.onApplied(listener);
+  }
+
+  onRemoved(listener: () => void): void {
+    this.#runner.onRemoved(listener);
+  }
+
+  /** The Raft port actually bound. */
+  raftPort(): number {
+    return this.#transport.port();
+  }
+
+  peerAddress(id: NodeId): string | null {
+    return this.#transport.peerAddress(id);
+  }
+
+  peers(): PeerInfo[] {
+    const s = this.#runner.status();
+    const ids = [...s.membership.voters, ...s.membership.learners];
+    return ids.map((id) => {
+      const progress = s.progress[id];
+      return {
+        id, address: this.#transport.peerAddress(id), voter: s.membership.voters.includes(id),
+        matchIndex: progress?.match ?? null, nextIndex: progress?.next ?? null,
+        lastContactAtMs: id === s.id ? null : this.#transport.lastContactAtMs(id),
+      };
+    });
+  }
+
+  snapshotIndex(): number {
+    return this.#storage.snapshot().index;
+  }
+
+  /** Replicates `data`; resolves with the state machine's result once it is applied on the leader. */
+  propose(data: Uint8Array): Promise<unknown> {
+    return this.#route({ kind: 'propose', data });
+  }
+
+  addNode(nodeId: NodeId, address: string): Promise<unknown> {
+    return this.#route({ kind: 'add_node', nodeId, address });
+  }
+
+  removeNode(nodeId: NodeId): Promise<unknown> {
+    return this.#route({ kind: 'remove_node', nodeId });
+  }
+
+  async transferLeadership(to: NodeId | null): Promise<void> {
+    await this.#route({ kind: 'transfer', to });
+  }
+
+  /** Waits until this node's state machine reflects every write committed before the call (thesis §6.4). */
+  async readBarrier(): Promise<void> {
+    const deadline = performance.now() + this.#waitForLeaderMs();
+    for (;;) {
+      const index = await this.#runner.readIndex();
+      if (index !== null) return;
+      if (performance.now() > deadline) throw new ClusterError('no_leader', 'no leader could confirm a linearizable read');
+      await sleep(this.#options.tickMs);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#runner.stop();
+    this.#proposals.abortAll();
+    await this.#transport.close();
+    await this.#storage.close();
+  }
+
+  async #awaitPeers(): Promise<void> {
+    const others = this.#options.peers.filter((p) => p.id !== this.#options.nodeId);
+    const needed = this.#options.bootstrapExpect - 1;
+    let answered = 0;
+    while (answered < needed) {
+      const ids = await Promise.all(others.map((p) => this.#transport.ping(p.address, 1000)));
+      answered = ids.filter((id, i) => id === others[i]?.id).length;
+      if (answered >= needed) break;
+      this.#options.logger.info({ answered, needed }, 'waiting for peers before the first election');
+      await sleep(500);
+    }
+  }
+
+  #waitForLeaderMs(): number {
+    return this.#options.tickMs * this.#options.electionTimeoutTicks * 4;
+  }
+
+  /** Runs the request here if this node leads, else on the leader; waits out an election in between. */
+  async #route(request: ForwardRequest): Promise<unknown> {
+    const deadline = performance.now() + this.#waitForLeaderMs();
+    for (;;) {
+      const s = this.#runner.status();
+      try {
+        if (s.role === 'leader') return await this.#onForward(request);
+        if (s.leaderId !== null && s.leaderId !== s.id) {
+          return await this.#transport.forward(s.leaderId, request, this.#options.proposalTimeoutMs + 1000);
+        }
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (!(typeof code === 'string' && (retryableForwardCodes.has(code) || code === 'proposal_dropped'))) {
+          throw toClusterError(err);
+        }
+        // The write was refused or dropped without being applied: trying again cannot apply it twice.
+      }
+      if (performance.now() > deadline) throw new ClusterError('no_leader', 'no leader is available; the write was not applied');
+      await sleep(this.#options.tickMs);
+    }
+  }
+
+  /** On the leader: do what a follower forwarded (or what this node asked of itself). */
+  async #onForward(request: ForwardRequest): Promise<unknown> {
+    switch (request.kind) {
+      case 'propose':
+        return this.#runner.proposeLocal(request.data);
+      case 'add_node':
+        return this.#runner.addNodeLocal(request.nodeId, request.address);
+      case 'remove_node':
+        return this.#runner.removeNodeLocal(request.nodeId);
+      case 'transfer':
+        this.#runner.transferLeadershipLocal(request.to);
+        return null;
+    }
+  }
+}
+
+/** Errors that cross the service boundary all carry a ClusterErrorCode or a domain code the API knows. */
+function toClusterError(err: unknown): unknown {
+  if (err instanceof ProposalError) return new ClusterError(err.code === 'outcome_unknown' ? 'outcome_unknown' : 'no_leader', err.message);
+  if (err instanceof RaftError) {
+    switch (err.code) {
+      case 'not_leader':
+        return new ClusterError('no_leader', err.message);
+      case 'snapshot_out_of_range':
+        return err;
+      default:
+        return new ClusterError(err.code, err.message);
+    }
+  }
+  if (err instanceof ForwardError) {
+    const known: readonly string[] = ['no_leader', 'outcome_unknown', 'invalid_conf_change', 'conf_change_in_progress',
+      'invalid_transfer_target', 'leadership_transfer_in_progress', 'proposal_too_large'];
+    return known.includes(err.code) ? new ClusterError(err.code as ClusterErrorCode, err.message) : err;
+  }
+  return err;
+}
+
+/** A new cluster's first entries: one add_voter per PEERS entry, its Raft address as context, committed. */
+async function bootstrap(storage: LevelStorage, peers: RaftServiceOptions['peers']): Promise<void> {
+  const entries: Entry[] = peers.map((p, i) => ({
+    type: 'conf_change', term: 1, index: i + 1, change: { type: 'add_voter', nodeId: p.id, context: p.address },
+  }));
+  await storage.write({
+    hardState: { term: 1, vote: null, commit: entries.length }, entries, snapshotChunks: [], snapshot: null,
+    compaction: null, sync: true,
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,101 @@
+// Applies one replicated command to the batch view: jobs, their next-fire index and the job count, deterministically.
+import type { Command, CreateJobsCommand } from '../jobs/commands.js';
+import { JobInputError, JobStateError } from '../jobs/errors.js';
+import type { JobErrorCode } from '../jobs/errors.js';
+import type { Job } from '../jobs/job.js';
+import { applyPatch, cancelJob, newJob, pauseJob, resumeJob, updateJob } from '../jobs/job.js';
+import type { BatchView } from './batch-view.js';
+import { decodeJob, encodeJob } from './job-codec.js';
+import { jobKey, nextFireKey } from './keys.js';
+
+export type CreateStatus = 'created' | 'exists' | 'conflict' | 'over_capacity';
+
+/** What applying a command answers; it travels back to the proposer (msgpack), so it is plain data. */
+export type CommandResult =
+  | { readonly type: 'created'; readonly jobs: readonly { readonly id: string; readonly status: CreateStatus; readonly job: Job | null }[] }
+  | { readonly type: 'job'; readonly job: Job }
+  | { readonly type: 'deleted'; readonly id: string }
+  | { readonly type: 'refused'; readonly code: JobErrorCode; readonly message: string };
+
+export interface ApplyOutcome {
+  readonly jobCount: number;
+  readonly result: CommandResult;
+}
+
+export async function readJob(view: BatchView, tenant: string, id: string): Promise<Job | undefined> {
+  const raw = await view.get(jobKey(tenant, id));
+  return raw === undefined ? undefined : decodeJob(raw, jobKey(tenant, id));
+}
+
+/** Stores a job and moves its next-fire index entry; `before` is the stored version, if any. */
+export function writeJob(view: BatchView, job: Job, before: Job | undefined): void {
+  if (before !== undefined && before.nextRunAtMs !== null && before.nextRunAtMs !== job.nextRunAtMs) {
+    view.del(nextFireKey(before.nextRunAtMs, before.tenant, before.id));
+  }
+  if (job.nextRunAtMs !== null) view.put(nextFireKey(job.nextRunAtMs, job.tenant, job.id), new Uint8Array(0));
+  view.put(jobKey(job.tenant, job.id), encodeJob(job));
+}
+
+function removeJob(view: BatchView, job: Job): void {
+  if (job.nextRunAtMs !== null) view.del(nextFireKey(job.nextRunAtMs, job.tenant, job.id));
+  view.del(jobKey(job.tenant, job.id));
+}
+
+async function createJobs(view: BatchView, command: CreateJobsCommand, jobCount: number): Promise<ApplyOutcome> {
+  const results: { id: string; status: CreateStatus; job: Job | null }[] = [];
+  let count = jobCount;
+  for (const { spec, requestHash } of command.jobs) {
+    const existing = await readJob(view, command.tenant, spec.id);
+    if (existing !== undefined) {
+      // Idempotent create by id: the same body again is answered as before, another body is a conflict.
+      results.push({ id: spec.id, status: existing.requestHash === requestHash ? 'exists' : 'conflict', job: existing });
+    } else if (count >= command.maxJobs) {
+      results.push({ id: spec.id, status: 'over_capacity', job: null });
+    } else {
+      const job = newJob(spec, requestHash, command.proposedAtMs, command.tenant);
+      writeJob(view, job, undefined);
+      count++;
+      results.push({ id: spec.id, status: 'created', job });
+    }
+  }
+  return { jobCount: count, result: { type: 'created', jobs: results } };
+}
+
+async function changeJob(view: BatchView, command: Command & { id: string }, jobCount: number): Promise<ApplyOutcome> {
+  const before = await readJob(view, command.tenant, command.id);
+  if (before === undefined) {
+    return { jobCount, result: { type: 'refused', code: 'job_not_found', message: `no job ${command.id}` } };
+  }
+  if (command.type === 'delete_job') {
+    removeJob(view, before);
+    return { jobCount: jobCount - 1, result: { type: 'deleted', id: command.id } };
+  }
+  try {
+    const now = command.proposedAtMs;
+    // A patch applies to the latest version here, so two PATCHes of different fields both land.
+    const job = command.type === 'update_job' ? updateJob(before, applyPatch(before, command.patch, {
+      nowMs: now, maxPayloadBytes: command.maxPayloadBytes, denyPrivateWebhooks: command.denyPrivateWebhooks,
+    }), now)
+      : command.type === 'pause_job' ? pauseJob(before, now)
+        : command.type === 'resume_job' ? resumeJob(before, now)
+          : cancelJob(before, now);
+    if (job !== before) writeJob(view, job, before);
+    return { jobCount, result: { type: 'job', job } };
+  } catch (err) {
+    if (!(err instanceof JobStateError || err instanceof JobInputError)) throw err;
+    return { jobCount, result: { type: 'refused', code: err.code, message: err.message } };
+  }
+}
+
+export async function applyCommand(view: BatchView, command: Command, context: { jobCount: number }): Promise<ApplyOutcome> {
+  switch (command.type) {
+    case 'create_jobs':
+      return createJobs(view, command, context.jobCount);
+    case 'update_job':
+    case 'delete_job':
+    case 'pause_job':
+    case 'resume_job':
+    case 'cancel_job':
+      return changeJob(view, command, context.jobCount);
+  }
+}

@@ -1,0 +1,143 @@
+// The jobs API of SPEC §2 on a real one-node cluster: every route, every 4xx, and that bad input changes nothing.
+import t from 'tap';
+import type { TestNode } from './single-node.js';
+import { startSingleNode } from './single-node.js';
+
+let solo: TestNode;
+t.before(async () => {
+  solo = await startSingleNode({ API_TOKENS: 'op-token,acme:acme-token,acme:reader:read', MAX_PAYLOAD_BYTES: '1KiB' });
+});
+t.teardown(async () => solo.stop());
+
+const op = { authorization: 'Bearer op-token' };
+
+async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = op) {
+  const response = await solo.node.app.inject({
+    method: method as 'GET', url, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { payload: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  return { status: response.statusCode, body: response.body === '' ? null : response.json<Record<string, unknown>>() };
+}
+
+const unico = (id: string, extra: Record<string, unknown> = {}) =>
+  ({ id, type: 'unico', timestamp: '2030-01-01T00:00:00Z', webhook_url: 'https://example.com/hook', ...extra });
+
+t.test('create answers 201 with the stored job, the same body again 200, another body 409', async (t) => {
+  const first = await call('POST', '/jobs', unico('a1', { payload: { n: 1 }, tags: { team: 'x' } }));
+  t.equal(first.status, 201);
+  t.match(first.body, { id: 'a1', type: 'unico', timestamp: '2030-01-01T00:00:00.000Z', next_run_at: '2030-01-01T00:00:00.000Z', status: 'pending', payload: { n: 1 } });
+  const again = await call('POST', '/jobs', unico('a1', { tags: { team: 'x' }, payload: { n: 1 } }));
+  t.equal(again.status, 200, 'same body, keys in another order');
+  const other = await call('POST', '/jobs', unico('a1', { payload: { n: 2 } }));
+  t.same([other.status, other.body?.['code']], [409, 'id_conflict']);
+  t.match((await call('GET', '/jobs/a1')).body, { payload: { n: 1 } }, 'the conflict changed nothing');
+});
+
+t.test('a create without id gets a generated UUID; a recurrente gets its next run from its cron', async (t) => {
+  const made = await call('POST', '/jobs', { type: 'unico', timestamp: 1_900_000_000 });
+  t.equal(made.status, 201);
+  t.match(made.body?.['id'], /^[0-9a-f-]{36}$/);
+  const cron = await call('POST', '/jobs', {
+    id: 'c1', type: 'recurrente', cron_expression: '0 9 * * *', timezone: 'Europe/Madrid', timestamp: '2030-06-01T00:00:00Z',
+  });
+  t.equal(cron.status, 201);
+  t.equal(cron.body?.['next_run_at'], '2030-06-01T07:00:00.000Z', '09:00 in Madrid summer time');
+  const schedule = await call('GET', '/jobs/c1/schedule?count=3');
+  t.same(schedule.body, { fires: ['2030-06-01T07:00:00.000Z', '2030-06-02T07:00:00.000Z', '2030-06-03T07:00:00.000Z'] });
+});
+
+t.test('every kind of bad create gets its code and message and stores nothing', async (t) => {
+  const before = (await call('GET', '/debug/cluster')).body?.['job_count'];
+  const cases: [unknown, number, string, RegExp][] = [
+    ['{"id": "bad", "type": ', 400, 'invalid_request', /JSON/i],
+    [unico('u1', { colour: 'red' }), 400, 'invalid_request', /colour/],
+    [{ id: 'r1', type: 'recurrente', cron_expression: '61 * * * *' }, 400, 'invalid_cron', /cron/i],
+    [{ id: 'r2', type: 'recurrente', cron_expression: '* * * * *', timezone: 'Mars/Olympus' }, 400, 'invalid_timezone', /Mars\/Olympus/],
+    [unico('u2', { timestamp: '2030-02-30T00:00:00Z' }), 400, 'invalid_time', /timestamp/],
+    [unico('u3', { payload: { blob: 'x'.repeat(2000) } }), 413, 'payload_too_large', /payload/],
+    [unico('u4', { webhook_url: 'ftp://example.com' }), 400, 'invalid_request', /webhook_url/],
+    [{ id: 'u5', type: 'weekly' }, 400, 'invalid_request', /type/],
+    [unico('bad id!'), 400, 'invalid_request', /id/],
+  ];
+  for (const [body, status, code, message] of cases) {
+    const r = await call('POST', '/jobs', body);
+    t.equal(r.status, status, `${code}: status`);
+    t.equal(r.body?.['code'], code, `${JSON.stringify(body).slice(0, 60)}: code`);
+    t.match(String(r.body?.['error']), message, `${code}: message says why`);
+  }
+  t.equal((await call('GET', '/debug/cluster')).body?.['job_count'], before, 'no job was stored');
+});
+
+t.test('tokens: none is 401, a read-only token cannot write, a tenant sees only its own jobs', async (t) => {
+  t.same((await call('GET', '/jobs/a1', undefined, {})).status, 401);
+  t.same((await call('GET', '/jobs/a1', undefined, { authorization: 'Bearer wrong' })).body?.['code'], 'unauthorized');
+  t.equal((await call('GET', '/health', undefined, {})).status, 200, '/health needs no token');
+  t.equal((await call('POST', '/jobs', unico('t1'), { authorization: 'Bearer reader' })).status, 403);
+  t.equal((await call('POST', '/jobs', unico('t1'), { authorization: 'Bearer acme-token' })).status, 201);
+  t.equal((await call('GET', '/jobs/t1', undefined, { authorization: 'Bearer reader' })).status, 200);
+  t.equal((await call('GET', '/jobs/t1')).status, 404, 'the operator is tenant default: acme\'s job is not there');
+  t.equal((await call('GET', '/debug/cluster', undefined, { authorization: 'Bearer acme-token' })).status, 403);
+});
+
+t.test('PATCH replaces the given fields whole and recomputes the next run; bad patches change nothing', async (t) => {
+  await call('POST', '/jobs', unico('p1', { headers: { a: '1', b: '2' } }));
+  const patched = await call('PATCH', '/jobs/p1', { headers: { c: '3' }, timestamp: '2031-01-01T00:00:00Z' });
+  t.equal(patched.status, 200);
+  t.same(patched.body?.['headers'], { c: '3' });
+  t.equal(patched.body?.['next_run_at'], '2031-01-01T00:00:00.000Z');
+  t.equal((await call('PATCH', '/jobs/p1', { type: 'recurrente' })).status, 400, 'type cannot change');
+  t.equal((await call('PATCH', '/jobs/p1', { timestamp: 'yesterday' })).body?.['code'], 'invalid_time');
+  t.equal((await call('PATCH', '/jobs/nope', { paused: true })).status, 404);
+  t.same((await call('GET', '/jobs/p1')).body?.['headers'], { c: '3' });
+});
+
+t.test('pause, resume, cancel and delete', async (t) => {
+  await call('POST', '/jobs', unico('s1'));
+  t.match((await call('POST', '/jobs/s1/pause')).body, { status: 'paused', next_run_at: null });
+  t.match((await call('POST', '/jobs/s1/resume')).body, { status: 'pending', next_run_at: '2030-01-01T00:00:00.000Z' });
+  t.match((await call('POST', '/jobs/s1/cancel')).body, { status: 'cancelled', next_run_at: null });
+  t.match((await call('GET', '/jobs/s1/status')).body, { status: 'cancelled', run_count: 0 });
+  t.equal((await call('DELETE', '/jobs/s1')).status, 204);
+  t.equal((await call('DELETE', '/jobs/s1')).body?.['code'], 'job_not_found');
+  t.equal((await call('GET', '/jobs/s1?consistency=strong')).status, 404);
+});
+
+t.test('list filters by type, status and tag and pages with a cursor', async (t) => {
+  for (let i = 0; i < 7; i++) await call('POST', '/jobs', unico(`l${i}`, { tags: { batch: 'list', parity: String(i % 2) } }));
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 10; page++) {
+    const r = await call('GET', `/jobs?tag=batch:list&limit=3${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+    const body = r.body as { jobs: { id: string }[]; next_cursor: string | null };
+    seen.push(...body.jobs.map((j) => j.id));
+    cursor = body.next_cursor;
+    if (cursor === null) break;
+  }
+  t.same(seen, ['l0', 'l1', 'l2', 'l3', 'l4', 'l5', 'l6']);
+  const odd = (await call('GET', '/jobs?tag=batch:list&tag=parity:1&type=unico&status=pending')).body as { jobs: { id: string }[] };
+  t.same(odd.jobs.map((j) => j.id), ['l1', 'l3', 'l5']);
+  t.equal((await call('GET', '/jobs?limit=5000')).status, 400);
+});
+
+t.test('a batch answers one result per job in order and stores only the valid ones', async (t) => {
+  const r = await call('POST', '/jobs/batch', { jobs: [unico('b1'), { id: 'b2', type: 'nope' }, unico('a1'), unico('b1')] });
+  t.equal(r.status, 200);
+  t.match(r.body, {
+    results: [{ id: 'b1', status: 201 }, { id: 'b2', status: 400, code: 'invalid_request' }, { id: 'a1', status: 409, code: 'id_conflict' }, { id: 'b1', status: 200 }],
+  });
+  t.equal((await call('GET', '/jobs/b2')).status, 404);
+  t.equal((await call('POST', '/jobs/batch', { jobs: [] })).status, 400);
+});
+
+t.test('debug/cluster, health and ready describe the node', async (t) => {
+  const debug = (await call('GET', '/debug/cluster')).body ?? {};
+  t.match(debug, { node_id: 'solo', role: 'leader', leader_id: 'solo', scheduler: { slots: 0 } });
+  for (const key of ['term', 'leader_addr', 'commit_index', 'applied_index', 'last_log_index', 'snapshot_index', 'peers', 'job_count']) {
+    t.ok(key in debug, `has ${key}`);
+  }
+  t.match((await call('GET', '/health', undefined, {})).body, { status: 'ok', role: 'leader', node_id: 'solo', leader: 'solo' });
+  t.equal((await call('GET', '/ready', undefined, {})).status, 200);
+  t.equal((await call('GET', '/nowhere')).body?.['code'], 'not_found');
+  const docs = await call('GET', '/docs/json');
+  t.ok((docs.body?.['paths'] as Record<string, unknown>)['/jobs'], 'OpenAPI lists /jobs');
+});

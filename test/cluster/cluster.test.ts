@@ -1,0 +1,98 @@
+// A real three-node cluster on loopback: replication, strong reads, kill -9 of the leader, restarts, join and leave, transfer.
+import t from 'tap';
+import type { NodeHandle } from './process-cluster.js';
+import { get, ProcessCluster, request, waitFor } from './process-cluster.js';
+
+const job = (id: string) => ({ id, type: 'unico', timestamp: '2031-01-01T00:00:00Z', payload: { id } });
+
+async function everyNodeHas(cluster: ProcessCluster, ids: readonly string[], timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => {
+    for (const node of cluster.running()) {
+      for (const id of ids) if ((await get(node, `/jobs/${id}`)).status !== 200) return false;
+    }
+    return true;
+  }, timeoutMs, `every node to hold ${ids.length} jobs`);
+}
+
+async function jobCount(node: NodeHandle): Promise<number> {
+  return ((await get(node, '/debug/cluster')).body as { job_count: number }).job_count;
+}
+
+t.test('a three-node cluster replicates, survives kill -9 of its leader, restarts, and grows and shrinks', async (t) => {
+  const cluster = await ProcessCluster.start({ size: 3 });
+  t.teardown(() => cluster.stop());
+  try {
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.nodes.find((n) => n.id !== leader.id) as NodeHandle;
+
+    // A create through a follower is forwarded to the leader, then readable on every node.
+    t.equal((await request(follower, 'POST', '/jobs', job('j1'))).status, 201, 'create through a follower');
+    await everyNodeHas(cluster, ['j1']);
+    const other = cluster.nodes.find((n) => n.id !== leader.id && n.id !== follower.id) as NodeHandle;
+    t.equal((await request(leader, 'POST', '/jobs', job('j2'))).status, 201);
+    t.equal((await get(other, '/jobs/j2?consistency=strong')).status, 200, 'a strong read right after the write on another node sees it');
+
+    // Kill -9 the leader: a new one is elected and every acknowledged job is still there.
+    const acked: string[] = ['j1', 'j2'];
+    for (let i = 3; i <= 20; i++) {
+      const via = cluster.nodes[i % 3] as NodeHandle;
+      if ((await request(via, 'POST', '/jobs', job(`j${i}`))).status === 201) acked.push(`j${i}`);
+    }
+    const started = Date.now();
+    await cluster.kill(leader);
+    const next = await cluster.waitForLeader();
+    t.not(next.id, leader.id, `new leader ${next.id} after ${Date.now() - started} ms`);
+    t.equal((await request(next, 'POST', '/jobs', job('after-kill'))).status, 201, 'the new leader takes writes');
+    acked.push('after-kill');
+    await everyNodeHas(cluster, acked);
+
+    // The old leader restarts on its data dir and catches up.
+    cluster.spawn(leader);
+    await waitFor(async () => (await get(leader, '/jobs/after-kill')).status === 200, 30_000, 'the old leader to catch up');
+
+    // Stop all three and start them again: every job is there.
+    for (const n of cluster.nodes) await cluster.kill(n);
+    for (const n of cluster.nodes) cluster.spawn(n);
+    await cluster.waitForLeader(30_000);
+    await everyNodeHas(cluster, acked, 30_000);
+    for (const n of cluster.nodes) t.equal(await jobCount(n), acked.length, `${n.id} holds exactly the acknowledged jobs`);
+
+    // Leadership moves on request.
+    const before = await cluster.waitForLeader();
+    const target = cluster.nodes.find((n) => n.id !== before.id) as NodeHandle;
+    t.equal((await request(before, 'POST', '/cluster/transfer-leadership', { to: target.id })).status, 200);
+    await waitFor(async () => (await cluster.waitForLeader()).id === target.id, 10_000, `${target.id} to lead`);
+    t.pass(`leadership moved from ${before.id} to ${target.id}`);
+  } catch (err) {
+    for (const n of cluster.nodes) t.comment(`--- ${n.id}\n${cluster.logs(n).slice(-3000)}`);
+    throw err;
+  }
+});
+
+t.test('a fourth node with an empty data dir joins as a learner, catches up by snapshot, and can be removed', async (t) => {
+  const cluster = await ProcessCluster.start({ size: 3 });
+  t.teardown(() => cluster.stop());
+  try {
+    const leader = await cluster.waitForLeader();
+    // Enough entries that the log is compacted behind a snapshot (snapshotEntriesThreshold).
+    const ids: string[] = [];
+    for (let b = 0; b < 11; b++) {
+      const jobs = Array.from({ length: 10 }, (_, i) => job(`s${b}-${i}`));
+      ids.push(...jobs.map((j) => j.id));
+      for (const j of jobs) await request(leader, 'POST', '/jobs', j);
+    }
+    const d = await cluster.addJoiner('n4', leader);
+    await waitFor(async () => (await get(d, `/jobs/${ids[ids.length - 1] ?? ''}`)).status === 200, 60_000, 'n4 to catch up');
+    t.equal(await jobCount(d), ids.length, 'n4 holds every job');
+    type Debug = { peers: { id: string; voter: boolean }[] };
+    await waitFor(async () => ((await get(leader, '/debug/cluster')).body as Debug).peers.some((p) => p.id === 'n4' && p.voter),
+      20_000, 'n4 to be promoted to voter');
+    t.equal((await request(leader, 'DELETE', '/cluster/nodes/n4')).status, 200);
+    await waitFor(async () => !((await get(leader, '/debug/cluster')).body as Debug).peers.some((p) => p.id === 'n4'),
+      10_000, 'n4 to leave the membership');
+    t.pass('n4 removed');
+  } catch (err) {
+    for (const n of cluster.nodes) t.comment(`--- ${n.id}\n${cluster.logs(n).slice(-3000)}`);
+    throw err;
+  }
+});

@@ -1,0 +1,187 @@
+// Real scheduled-db processes on 127.0.0.1 with free ports, for cluster tests: start, kill by PID, restart, join.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const rootDir = join(import.meta.dirname, '..', '..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface NodeHandle {
+  readonly id: string;
+  readonly httpPort: number;
+  readonly raftPort: number;
+  readonly dataDir: string;
+  readonly url: string;
+  env: Record<string, string>;
+  process: ChildProcess | null;
+  output: string[];
+}
+
+export interface ClusterOptions {
+  readonly size: number;
+  readonly env?: Record<string, string>;
+}
+
+export class ProcessCluster {
+  readonly nodes: NodeHandle[] = [];
+  readonly #baseDir = mkdtempSync(join(tmpdir(), 'sdb-cluster-'));
+  readonly #env: Record<string, string>;
+
+  private constructor(env: Record<string, string>) {
+    this.#env = env;
+  }
+
+  static async start(options: ClusterOptions): Promise<ProcessCluster> {
+    const cluster = new ProcessCluster(options.env ?? {});
+    const ports = [];
+    for (let i = 0; i < options.size; i++) ports.push({ http: await freePort(), raft: await freePort() });
+    const peers = ports.map((p, i) => `n${i + 1}=127.0.0.1:${p.raft}`).join(',');
+    for (let i = 0; i < options.size; i++) {
+      const p = ports[i];
+      if (p === undefined) throw new Error('port missing');
+      cluster.nodes.push(cluster.#handle(`n${i + 1}`, p.http, p.raft, { PEERS: peers, BOOTSTRAP_EXPECT: String(options.size), SNAPSHOT_COUNT: "50" }));
+    }
+    for (const node of cluster.nodes) cluster.spawn(node);
+    await cluster.waitForLeader();
+    return cluster;
+  }
+
+  /** A new node with an empty data dir that joins through `via`'s client port. */
+  async addJoiner(id: string, via: NodeHandle): Promise<NodeHandle> {
+    const node = this.#handle(id, await freePort(), await freePort(), {
+      PEERS: '', JOIN: via.url,
+    });
+    node.env['PEERS'] = `${id}=127.0.0.1:${node.raftPort}`;
+    this.nodes.push(node);
+    this.spawn(node);
+    return node;
+  }
+
+  #handle(id: string, httpPort: number, raftPort: number, extra: Record<string, string>): NodeHandle {
+    const dataDir = join(this.#baseDir, id);
+    return {
+      id, httpPort, raftPort, dataDir, url: `http://127.0.0.1:${httpPort}`, process: null, output: [],
+      env: {
+        NODE_ID: id, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(httpPort), RAFT_HOST: '127.0.0.1', RAFT_PORT: String(raftPort),
+        ADVERTISE_HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...this.#env, ...extra,
+      },
+    };
+  }
+
+  spawn(node: NodeHandle): void {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(rootDir, 'src', 'main.ts')], {
+      cwd: rootDir, env: { PATH: process.env['PATH'] ?? '', ...node.env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    node.process = child;
+    const keep = (chunk: Buffer): void => {
+      node.output.push(chunk.toString());
+      if (node.output.length > 400) node.output.splice(0, 100);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+  }
+
+  /** SIGKILL (or another signal) to the node's own PID, then wait for it to be gone. */
+  async kill(node: NodeHandle, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = node.process;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+    node.process = null;
+  }
+
+  async restart(node: NodeHandle): Promise<void> {
+    await this.kill(node);
+    this.spawn(node);
+    await waitFor(async () => (await get(node, '/health')).status === 200, 20_000, `${node.id} to come back`);
+  }
+
+  running(): NodeHandle[] {
+    return this.nodes.filter((n) => n.process !== null);
+  }
+
+  /** Waits until every running node names the same leader, which is running too. */
+  async waitForLeader(timeoutMs = 20_000): Promise<NodeHandle> {
+    let leader: NodeHandle | undefined;
+    await waitFor(async () => {
+      const views = await Promise.all(this.running().map(async (n) => {
+        try {
+          const r = await get(n, '/health');
+          return r.status === 200 ? (r.body as { leader: string | null }).leader : null;
+        } catch (_err) {
+          return null;
+        }
+      }));
+      const first = views[0];
+      leader = this.running().find((n) => n.id === first);
+      return first !== null && first !== undefined && leader !== undefined && views.every((v) => v === first);
+    }, timeoutMs, 'a leader that every node agrees on');
+    if (leader === undefined) throw new Error('no leader');
+    return leader;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.kill(n, 'SIGKILL')));
+    rmSync(this.#baseDir, { recursive: true, force: true });
+  }
+
+  logs(node: NodeHandle): string {
+    return node.output.join('');
+  }
+}
+
+export interface HttpResult {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export async function request(node: NodeHandle, method: string, path: string, body?: unknown,
+  headers: Record<string, string> = {}): Promise<HttpResult> {
+  const response = await fetch(`${node.url}${path}`, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text === '' ? null : JSON.parse(text);
+  } catch (_err) {
+    // Not JSON: the test sees the raw text.
+  }
+  return { status: response.status, body: parsed };
+}
+
+export function get(node: NodeHandle, path: string): Promise<HttpResult> {
+  return request(node, 'GET', path);
+}
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (_err) {
+      // Not up yet; keep polling until the deadline.
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

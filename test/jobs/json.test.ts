@@ -1,0 +1,41 @@
+// The shared JSON check (plain values, depth, __proto__) and the canonical text behind request hashes.
+import t from 'tap';
+import { canonicalJson, jsonDepthMax, jsonProblem } from '../../src/jobs/json.js';
+
+t.test('plain JSON values pass', async (t) => {
+  for (const value of [null, 0, -1.5, 'x', true, [], {}, { a: [1, { b: null }] }, Object.create(null) as object]) {
+    t.equal(jsonProblem(value), null, JSON.stringify(value));
+  }
+});
+
+t.test('what JSON cannot hold is named with its path', async (t) => {
+  t.equal(jsonProblem({ a: [1, NaN] }), 'a[1] is not a finite number');
+  t.equal(jsonProblem({ a: Infinity }), 'a is not a finite number');
+  t.equal(jsonProblem(undefined), 'the value is a undefined, not JSON');
+  t.equal(jsonProblem({ f: () => 1 }), 'f is a function, not JSON');
+  t.equal(jsonProblem({ n: 1n }), 'n is a bigint, not JSON');
+  t.equal(jsonProblem({ d: new Date(0) }), 'd is not a plain object');
+  t.equal(jsonProblem([new Uint8Array(1)]), '[0] is not a plain object');
+  t.equal(jsonProblem(JSON.parse('{"x": {"__proto__": 1}}')), 'x has the key __proto__');
+});
+
+t.test('nesting up to the limit passes; one level more does not', async (t) => {
+  const nest = (levels: number): unknown => {
+    let v: unknown = 1;
+    for (let i = 0; i < levels; i++) v = [v];
+    return v;
+  };
+  t.equal(jsonProblem(nest(jsonDepthMax)), null);
+  t.match(jsonProblem(nest(jsonDepthMax + 1)), /nests deeper than 64 levels/);
+  t.match(jsonProblem(nest(100_000)), /nests deeper/, 'no recursion, so no stack overflow');
+  t.equal(jsonProblem(nest(3), 3), null);
+  t.match(jsonProblem(nest(4), 3), /deeper than 3/);
+});
+
+t.test('canonical JSON sorts keys at every level and keeps array order', async (t) => {
+  t.equal(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'é' } }), '{"a":{"c":"é","d":[3,{"y":2,"z":1}]},"b":1}');
+  t.equal(canonicalJson({ a: undefined }), '{"a":null}');
+  t.equal(canonicalJson([]), '[]');
+  t.equal(canonicalJson('q"'), '"q\\""');
+  t.equal(canonicalJson({ 'b': 1, 'B': 2, 'a': 3 }), '{"B":2,"a":3,"b":1}', 'by UTF-16 code unit, as any language sorts bytes of ASCII');
+});

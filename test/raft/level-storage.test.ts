@@ -1,0 +1,260 @@
+// LevelStorage's durability: reopen, SIGKILL in the middle of writes, refusal of damaged files, one write at a time.
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { ClassicLevel } from 'classic-level';
+import { Packr } from 'msgpackr';
+import t from 'tap';
+import type { Test } from 'tap';
+import { RawNode, SeededRandom } from '../../src/raft/core/index.js';
+import { LevelStorage } from '../../src/raft/level-storage.js';
+import type { StorageWrite } from '../../src/raft/level-storage.js';
+import { payload, snapshotPayload } from './fixtures/level-storage-payload.js';
+import { ent, ids, meta, run, snapshotBytes, write } from './storage.case.js';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+const root = await mkdtemp(join(tmpdir(), 'level-storage-'));
+t.teardown(() => rm(root, { recursive: true, force: true }));
+let dirCount = 0;
+const newDir = (): string => join(root, String(dirCount++));
+
+/** The on-disk layout, spelled out here rather than imported, so a change to it shows up as a failing test. */
+const entryKey = (index: number): Buffer => Buffer.concat([Buffer.from('e'), Buffer.from([0, 0, 0, 0, 0, 0, 0, index])]);
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+async function opened(t: Test, dir = newDir()): Promise<LevelStorage> {
+  const s = await LevelStorage.open(dir);
+  t.teardown(() => s.close());
+  return s;
+}
+
+/** Changes the raft database of `dir` behind LevelStorage's back. */
+async function tamper(dir: string, change: (db: ClassicLevel<Buffer, Buffer>) => Promise<void>): Promise<void> {
+  const db = new ClassicLevel<Buffer, Buffer>(join(dir, 'raft'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  await change(db);
+  await db.close();
+}
+
+t.test('what was written is there after a reopen', async (t) => {
+  const dir = newDir();
+  const s = await LevelStorage.open(dir);
+  t.ok(s.isEmpty());
+  t.equal(s.snapshotPath(), null, 'no snapshot file before the first snapshot');
+  await s.bootstrap(['a', 'b']);
+  t.notOk(s.isEmpty());
+  await s.write(write({ entries: run(3, 2, 2), hardState: { term: 2, vote: 'a', commit: 3 }, sync: false }));
+  await writeFile(s.snapshotPathFor(3, 2), Uint8Array.from([1, 2, 3]));
+  await s.write(write({ compaction: meta(3, 2) }));
+  t.ok((await s.approximateBytes()) > 0);
+  await s.close();
+  const again = await opened(t, dir);
+  t.notOk(again.isEmpty());
+  t.same(again.hardState(), { term: 2, vote: 'a', commit: 3 });
+  t.same(again.snapshot(), meta(3, 2));
+  t.equal(ids(again.entries(4, 5, Infinity)), '4/2');
+  t.equal(again.snapshotPath(), again.snapshotPathFor(3, 2));
+  t.same(snapshotBytes(again), [1, 2, 3]);
+  await t.rejects(again.bootstrap(['a']), { name: 'AssertionError', message: /not empty/ });
+});
+
+t.test('a compaction retires older snapshot files once its batch is durable, and leaves newer ones', async (t) => {
+  const s = await opened(t);
+  await s.write(write({ entries: run(1, 1, 1, 1, 1) }));
+  await writeFile(s.snapshotPathFor(2, 1), Uint8Array.from([2]));
+  await s.write(write({ compaction: meta(2, 1) }));
+  await writeFile(s.snapshotPathFor(4, 1), Uint8Array.from([4]));
+  await writeFile(s.snapshotPathFor(5, 1), 'the application is still writing this one');
+  await s.write(write({ compaction: meta(4, 1) }));
+  t.same((await readdir(join(s.snapshotPathFor(4, 1), '..'))).sort(),
+    ['snap-0000000000000004-0000000000000001', 'snap-0000000000000005-0000000000000001'], 'newer files stay');
+  t.same(snapshotBytes(s), [4]);
+});
+
+t.test('a compaction whose snapshot file was not written is refused', async (t) => {
+  const s = await opened(t);
+  await s.write(write({ entries: run(1, 1, 1) }));
+  await t.rejects(s.write(write({ compaction: meta(2, 1) })), { name: 'AssertionError', message: /snapshot file .* was not written/ });
+  t.equal(s.firstIndex(), 1);
+});
+
+t.test('an installed snapshot lives in its own file, and leftovers of a crash are removed at open', async (t) => {
+  const dir = newDir();
+  const s = await LevelStorage.open(dir);
+  const m = meta(5, 2);
+  await s.write(write({ snapshotChunks: [{ snapshot: m, offset: 0, data: Uint8Array.from([1, 2]), done: false }] }));
+  const snapshots = join(dir, 'snapshots');
+  t.same(await readdir(snapshots), ['staging-5-2'], 'chunks go to a staging file');
+  await s.write(write({ snapshotChunks: [{ snapshot: m, offset: 2, data: Uint8Array.from([3]), done: true }], snapshot: m }));
+  t.same(await readdir(snapshots), ['snap-0000000000000005-0000000000000002']);
+  t.equal(s.snapshotPath(), join(snapshots, 'snap-0000000000000005-0000000000000002'));
+  await s.write(write({ snapshotChunks: [{ snapshot: meta(9, 3), offset: 0, data: Uint8Array.from([9]), done: false }] }));
+  await s.close();
+  // As if a crash came between writing a newer snapshot file and the batch that would record it.
+  await writeFile(join(snapshots, 'snap-0000000000000007-0000000000000003'), 'orphan');
+  await writeFile(join(snapshots, 'notes.txt'), 'not ours');
+  const again = await opened(t, dir);
+  t.same((await readdir(snapshots)).sort(), ['notes.txt', 'snap-0000000000000005-0000000000000002']);
+  t.same(snapshotBytes(again), [1, 2, 3]);
+});
+
+t.test('a second write while one is pending is refused by assertion, and the first completes', async (t) => {
+  const s = await opened(t);
+  const first = s.write(write({ entries: run(1, 1, 1, 1) }));
+  await t.rejects(s.write(write({ entries: run(4, 1) })), { name: 'AssertionError', message: /concurrent write/ });
+  await first;
+  t.equal(s.lastIndex(), 3);
+  await s.write(write({ entries: run(4, 1) }));
+  t.equal(s.lastIndex(), 4, 'the refusal did not break the storage');
+});
+
+t.test('after a failed write, and after close, writes are refused', async (t) => {
+  const s = await opened(t);
+  await t.rejects(s.write(write({ entries: run(2, 1) })), { message: 'append at 2 leaves a gap after 0' });
+  await t.rejects(s.write(write({ entries: run(1, 1) })), { name: 'AssertionError', message: /after a failed write/ });
+  const closed = await LevelStorage.open(newDir());
+  await closed.close();
+  await t.rejects(closed.write(write({ entries: run(1, 1) })), { name: 'AssertionError', message: /after close/ });
+  t.throws(() => closed.snapshotChunk(0, 1), { name: 'AssertionError' });
+});
+
+/** Writes a small log with a snapshot, closes it, lets `damage` change the files, and expects open to refuse them. */
+async function refusesDamage(t: Test, damage: (dir: string) => Promise<void>, message: (dir: string) => RegExp | string): Promise<void> {
+  const dir = newDir();
+  const s = await LevelStorage.open(dir);
+  await s.write(write({ entries: run(1, 1, 1, 1, 1, 1), hardState: { term: 1, vote: null, commit: 2 } }));
+  await writeFile(s.snapshotPathFor(2, 1), Uint8Array.from([7]));
+  await s.write(write({ compaction: meta(2, 1) }));
+  await s.close();
+  await damage(dir);
+  await t.rejects(LevelStorage.open(dir), { name: 'LevelStorageError', code: 'storage_corrupt', message: message(dir) });
+  await tamper(dir, async () => {}); // The refused open released the database's lock.
+}
+
+t.test('open refuses damaged data and names what is wrong', async (t) => {
+  const inDb = (what: string) => (dir: string): string => `${join(dir, 'raft')}: ${what}`;
+  t.test('an entry that is not msgpack', async (t) => {
+    await refusesDamage(t, (d) => tamper(d, (db) => db.put(entryKey(4), Buffer.from('garbage!'))),
+      inDb('entry 4 is undecodable: not msgpack'));
+  });
+  t.test('an entry cut short', async (t) => {
+    await refusesDamage(t, (d) => tamper(d, (db) => db.put(entryKey(4), packr.pack({ ...ent(4, 1) }).subarray(0, 20))),
+      inDb('entry 4 is undecodable: not msgpack'));
+  });
+  t.test('a hard state of the wrong shape', async (t) => {
+    await refusesDamage(t, (d) => tamper(d, (db) => db.put(Buffer.from('h'), packr.pack({ term: 'one', vote: null, commit: 0 }))),
+      inDb('hard state (key "h") is undecodable: term is not a non-negative integer'));
+  });
+  t.test('snapshot metadata of the wrong shape', async (t) => {
+    await refusesDamage(t, (d) => tamper(d, (db) => db.put(Buffer.from('s'), packr.pack({ index: 2, term: 1, membership: {} }))),
+      inDb('snapshot metadata (key "s") is undecodable: voters is not a list of strings'));
+  });
+  t.test('an entry under the key of another index', async (t) => {
+    await refusesDamage(t, (d) => tamper(d, (db) => db.put(entryKey(4), packr.pack({ ...ent(5, 1) }))), inDb('entry 4 holds index 5'));
+  });
+  t.test('an entry of an unknown type', async (t) => {
+    await refusesDamage(t, (d) => tamper(d, (db) => db.put(entryKey(4), packr.pack({ type: 'odd', term: 1, index: 4 }))),
+      inDb('entry 4 is undecodable: entry type "odd" is unknown'));
+  });
+  t.test('a hole in the log', async (t) => {
+    await refusesDamage(t, (d) => tamper(d, (db) => db.del(entryKey(4))), inDb('entry 5 found where entry 4 belongs'));
+  });
+  t.test('an entry the snapshot covers', async (t) => {
+    await refusesDamage(t, (d) => tamper(d, (db) => db.put(entryKey(2), packr.pack({ ...ent(2, 1) }))),
+      inDb('entry 2 found where entry 3 belongs'));
+  });
+  t.test('a commit beyond the log', async (t) => {
+    await refusesDamage(t, (d) => tamper(d, (db) => db.put(Buffer.from('h'), packr.pack({ term: 1, vote: null, commit: 9 }))),
+      inDb('hard state commit 9 is beyond the last entry 5'));
+  });
+  t.test('a key that is not ours', async (t) => {
+    await refusesDamage(t, (d) => tamper(d, (db) => db.put(Buffer.from('x'), Buffer.from('1'))), inDb('unknown key 0x78'));
+  });
+  t.test('a missing snapshot file', async (t) => {
+    const path = (d: string): string => join(d, 'snapshots', 'snap-0000000000000002-0000000000000001');
+    await refusesDamage(t, (d) => unlink(path(d)), (d) => `${path(d)}: snapshot file missing`);
+  });
+});
+
+interface WriterRun {
+  readonly acked: number[];
+}
+
+/** Runs the writer child until it has acknowledged `acks` writes (after its first), then kills it with SIGKILL. */
+async function runWriterUntilKilled(dir: string, acks: number): Promise<WriterRun> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/raft/fixtures/level-storage-writer.ts'), dir], {
+    cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const acked: number[] = [];
+  for await (const line of createInterface({ input: child.stdout })) {
+    if (line.startsWith('ready')) continue;
+    acked.push(Number(line));
+    if (acked.length >= acks) {
+      child.kill('SIGKILL');
+      break;
+    }
+  }
+  const { signal } = await exited;
+  if (signal !== 'SIGKILL') throw new Error(`writer exited by itself: ${stderr}`);
+  return { acked };
+}
+
+t.test('after SIGKILL in the middle of writes, every acknowledged entry is there, whole and contiguous', async (t) => {
+  const dir = newDir();
+  await mkdir(dir, { recursive: true });
+  let lastAcked = 0;
+  for (const acks of [60, 37, 81]) {
+    const { acked } = await runWriterUntilKilled(dir, acks);
+    t.ok(acked.length >= acks);
+    lastAcked = Math.max(lastAcked, ...acked);
+    const s = await LevelStorage.open(dir);
+    t.ok(s.lastIndex() >= lastAcked, `acknowledged up to ${lastAcked}, found up to ${s.lastIndex()}`);
+    t.ok(s.snapshot().index > 0, 'a compaction happened');
+    t.same(snapshotBytes(s, 4096), [...snapshotPayload(s.snapshot().index)], 'the snapshot file is whole');
+    const entries = s.entries(s.firstIndex(), s.lastIndex() + 1, Infinity);
+    t.equal(entries.length, s.lastIndex() - s.snapshot().index, 'contiguous from the snapshot');
+    const bad = entries.filter((e, i) => e.index !== s.firstIndex() + i || e.type !== 'normal'
+      || Buffer.compare(e.data, payload(e.index)) !== 0);
+    t.same(bad.map((e) => e.index), [], 'every entry, the last included, holds what was written');
+    t.ok(s.hardState().commit <= s.lastIndex());
+    await s.close();
+  }
+});
+
+t.test('a single-node RawNode runs on LevelStorage and finds its log after a restart', async (t) => {
+  const dir = newDir();
+  const s = await LevelStorage.open(dir);
+  await s.bootstrap(['a']);
+  const config = { id: 'a', random: new SeededRandom(1), electionTimeoutTicks: 10, heartbeatIntervalTicks: 1 };
+  const node = new RawNode({ ...config, storage: s, applied: 1 });
+  const drain = async (n: RawNode, storage: LevelStorage): Promise<void> => {
+    for (let i = 0; i < 100 && n.hasReady(); i++) {
+      const rd = n.ready();
+      const w: StorageWrite = { ...rd, sync: rd.mustSync };
+      await storage.write(w);
+      n.advance();
+    }
+  };
+  node.campaign();
+  await drain(node, s);
+  t.equal(node.status().role, 'leader');
+  const proposed = [1, 2, 3].map((i) => node.propose(Uint8Array.from([i])));
+  await drain(node, s);
+  const last = proposed[2]!;
+  t.equal(s.lastIndex(), last.index);
+  t.equal(s.hardState().commit, last.index);
+  await s.close();
+
+  const again = await opened(t, dir);
+  const restarted = new RawNode({ ...config, storage: again, applied: last.index });
+  t.equal(restarted.status().lastIndex, last.index);
+  t.equal(restarted.status().commitIndex, last.index);
+  t.equal(restarted.status().term, last.term);
+});
