@@ -192,7 +192,7 @@ const raftStaysInside: Rule = (files) =>
 /** jobs and the store's state machine are deterministic: no clock reads, timers or Math.random. */
 const jobsAndStateMachineAreDeterministic: Rule = (files) =>
   files
-    .filter((f) => isUnder(f.path, 'src/jobs') || f.path === 'src/store/state-machine.ts')
+    .filter((f) => isUnder(f.path, 'src/jobs') || f.path === 'src/store/state-machine.ts' || f.path === 'src/store/apply-command.ts')
     .flatMap((f) => findTokens(f, clockAndChance));
 
 /** Only src/config reads the environment. */
@@ -200,6 +200,36 @@ const envOnlyInConfig: Rule = (files) =>
   files
     .filter((f) => !isUnder(f.path, 'src/config'))
     .flatMap((f) => findTokens(f, [/(?<![\w$])process\s*(?:\.\s*env\b|\[\s*['"]env['"]\s*\])/], { strings: false }));
+
+/**
+ * DESIGN.md's dependency direction between the folders of src: each may import, by relative path, only
+ * what its row lists (a directory, or one file). raft is covered by raftStaysInside.
+ */
+const layers: readonly [string, readonly string[]][] = [
+  ['src/jobs', ['src/jobs']],
+  ['src/store', ['src/store', 'src/jobs']],
+  ['src/config', ['src/config']],
+  ['src/api', ['src/api', 'src/jobs', 'src/store/queries.ts', 'src/raft/index.ts']],
+];
+
+/** The root-relative .ts file a relative specifier names. */
+function targetFile(from: string, specifier: string): string | undefined {
+  return resolveRelative(from, specifier)?.replace(/\.js$/, '.ts');
+}
+
+const layersPointOneWay: Rule = (files) =>
+  files.flatMap((f) => {
+    const row = layers.find(([dir]) => isUnder(f.path, dir));
+    const onlyMainImportsNode = (target: string): boolean => target === 'src/node.ts' && f.path !== 'src/main.ts';
+    return importsOf(f)
+      .filter(({ specifier }) => {
+        const target = targetFile(f.path, specifier);
+        if (target === undefined) return false;
+        if (onlyMainImportsNode(target)) return true;
+        return row !== undefined && !row[1].some((allowed) => isUnder(target, allowed));
+      })
+      .map(({ specifier, line }) => ({ path: f.path, line, what: `imports '${specifier}'` }));
+  });
 
 /** Nothing in src logs with console; modules get a pino child logger. */
 const noConsole: Rule = (files) => files.flatMap((f) => findTokens(f, [/(?<![\w$.])console\s*[.[]/]));
@@ -243,6 +273,7 @@ const rules: readonly [string, Rule][] = [
   ['src/raft never imports from outside src/raft', raftStaysInside],
   ['jobs and store/state-machine.ts use no Date.now, setTimeout or Math.random', jobsAndStateMachineAreDeterministic],
   ['process.env is read only under src/config', envOnlyInConfig],
+  ['jobs, store, config and api import only what DESIGN.md allows; only main.ts imports node.ts', layersPointOneWay],
   ['console is not used anywhere in src', noConsole],
   ['every file in src opens with a comment on its job', opensWithComment],
 ];
@@ -261,6 +292,20 @@ t.test('src has no utils, helpers or common folders', async (t) => {
 
 t.test('the rules catch offending source (self-check)', async (t) => {
   const fake = (path: string, text: string): SourceFile[] => [{ path, text }];
+
+  t.strictSame(
+    describe([
+      ...layersPointOneWay(fake('src/store/bad.ts', "// Bad.\nimport { x } from '../jobs/job.js';\nimport { y } from '../raft/index.js';")),
+      ...layersPointOneWay(fake('src/api/bad.ts', "// Bad.\nimport { q } from '../store/queries.js';\nimport { r } from '../raft/runner.js';")),
+      ...layersPointOneWay(fake('src/api/worse.ts', "// Bad.\nimport { n } from '../node.js';")),
+    ]),
+    [
+      "src/store/bad.ts:3 imports '../raft/index.js'",
+      "src/api/bad.ts:3 imports '../raft/runner.js'",
+      "src/api/worse.ts:2 imports '../node.js'",
+    ],
+    'layer rule flags imports against the dependency direction',
+  );
 
   t.strictSame(
     describe(

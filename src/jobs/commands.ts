@@ -5,7 +5,8 @@
 // Commands carry normalized specs (job.ts), never raw client bodies: validation happens once, on the leader.
 //
 // To add a command: add its interface here and to `Command`, then its schema in codec.ts (the compiler asks for it).
-import type { JobSpec } from './job.js';
+import type { JobErrorCode } from './errors.js';
+import type { Job, JobSpec } from './job.js';
 
 interface Stamped {
   /** The leader's clock when it proposed the command: the only "now" the state machine knows. */
@@ -60,3 +61,13 @@ export type Command =
   | CancelJobCommand;
 
 export type CommandType = Command['type'];
+
+/** What became of one job of a create: new, the same create again, another body under the id, or no room. */
+export type CreateStatus = 'created' | 'exists' | 'conflict' | 'over_capacity';
+
+/** What applying a command answers; it travels back to the proposer (msgpack), so it is plain data. */
+export type CommandResult =
+  | { readonly type: 'created'; readonly jobs: readonly { readonly id: string; readonly status: CreateStatus; readonly job: Job | null }[] }
+  | { readonly type: 'job'; readonly job: Job }
+  | { readonly type: 'deleted'; readonly id: string }
+  | { readonly type: 'refused'; readonly code: JobErrorCode; readonly message: string };

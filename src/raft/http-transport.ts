@@ -132,7 +132,9 @@ export class HttpTransport {
       if (response.statusCode !== 200) throw new ForwardError('peer_error', `leader answered ${response.statusCode}`);
     } catch (err) {
       if (err instanceof ForwardError) throw err;
-      // The request may have reached the leader before the connection failed: its fate is unknown.
+      // A connection that never opened carried nothing: the caller may try again (a new leader, soon).
+      if (neverSent(err)) throw new ForwardError('no_leader', `leader ${to} unreachable: ${(err as Error).message}`);
+      // Otherwise the request may have reached the leader before the connection failed: its fate is unknown.
       throw new ForwardError('outcome_unknown', `forward to ${to} failed: ${(err as Error).message}`);
     }
     const answer: ForwardResponse = forwardResponse(decodeWire(body));
@@ -249,6 +251,15 @@ export class HttpTransport {
   #learnAddress(id: NodeId, address: string): void {
     if (!this.#peers.has(id)) this.setPeerAddress(id, address);
   }
+}
+
+const connectFailures = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT']);
+
+function neverSent(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  const causeCode = ((err as { cause?: { code?: unknown } }).cause)?.code;
+  return (typeof code === 'string' && connectFailures.has(code)) || (typeof causeCode === 'string' && connectFailures.has(causeCode));
 }
 
 function bodyBytes(body: unknown): Uint8Array {

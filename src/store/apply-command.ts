@@ -1,21 +1,11 @@
 // Applies one replicated command to the batch view: jobs, their next-fire index and the job count, deterministically.
-import type { Command, CreateJobsCommand } from '../jobs/commands.js';
+import type { Command, CommandResult, CreateJobsCommand, CreateStatus } from '../jobs/commands.js';
 import { JobInputError, JobStateError } from '../jobs/errors.js';
-import type { JobErrorCode } from '../jobs/errors.js';
 import type { Job } from '../jobs/job.js';
 import { applyPatch, cancelJob, newJob, pauseJob, resumeJob, updateJob } from '../jobs/job.js';
 import type { BatchView } from './batch-view.js';
 import { decodeJob, encodeJob } from './job-codec.js';
 import { jobKey, nextFireKey } from './keys.js';
-
-export type CreateStatus = 'created' | 'exists' | 'conflict' | 'over_capacity';
-
-/** What applying a command answers; it travels back to the proposer (msgpack), so it is plain data. */
-export type CommandResult =
-  | { readonly type: 'created'; readonly jobs: readonly { readonly id: string; readonly status: CreateStatus; readonly job: Job | null }[] }
-  | { readonly type: 'job'; readonly job: Job }
-  | { readonly type: 'deleted'; readonly id: string }
-  | { readonly type: 'refused'; readonly code: JobErrorCode; readonly message: string };
 
 export interface ApplyOutcome {
   readonly jobCount: number;

@@ -81,9 +81,13 @@ t.test('a fourth node with an empty data dir joins as a learner, catches up by s
       ids.push(...jobs.map((j) => j.id));
       for (const j of jobs) await request(leader, 'POST', '/jobs', j);
     }
+    // The leader's log no longer starts at 1, so a new node can only catch up through a snapshot.
+    await waitFor(async () => ((await get(leader, '/debug/cluster')).body as { snapshot_index: number }).snapshot_index > 0,
+      20_000, 'the leader to compact its log');
     const d = await cluster.addJoiner('n4', leader);
     await waitFor(async () => (await get(d, `/jobs/${ids[ids.length - 1] ?? ''}`)).status === 200, 60_000, 'n4 to catch up');
     t.equal(await jobCount(d), ids.length, 'n4 holds every job');
+    t.ok(((await get(d, '/debug/cluster')).body as { snapshot_index: number }).snapshot_index > 0, 'n4 installed a snapshot');
     type Debug = { peers: { id: string; voter: boolean }[] };
     await waitFor(async () => ((await get(leader, '/debug/cluster')).body as Debug).peers.some((p) => p.id === 'n4' && p.voter),
       20_000, 'n4 to be promoted to voter');

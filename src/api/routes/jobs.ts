@@ -2,14 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Command } from '../../jobs/commands.js';
+import type { Command, CommandResult } from '../../jobs/commands.js';
 import { encodeCommand } from '../../jobs/codec.js';
 import { JobInputError } from '../../jobs/errors.js';
 import type { Job } from '../../jobs/job.js';
 import { applyPatch, normalizeCreate, requestHashOf } from '../../jobs/job.js';
 import { upcomingFires } from '../../jobs/schedule.js';
 import { BatchCreateBody, CreateJobBody, ErrorResponse, JobResponse, ListJobsQuery, PatchJobBody } from '../../jobs/schema.js';
-import type { CommandResult } from '../../store/apply-command.js';
 import type { JobPage, ListFilter } from '../../store/queries.js';
 import type { AppDeps } from '../app.js';
 import { requireWrite } from '../auth.js';

@@ -1,0 +1,90 @@
+// The peer transport on a real port: CLUSTER_SECRET on every request, garbage refused with 4xx, batches and forwards delivered.
+import t from 'tap';
+import { request } from 'undici';
+import { silentLogger } from '../../src/raft/core/index.js';
+import type { Message } from '../../src/raft/core/index.js';
+import { ForwardError, HttpTransport } from '../../src/raft/http-transport.js';
+import type { ForwardRequest, MessageBatch } from '../../src/raft/wire.js';
+import { encodeWire } from '../../src/raft/wire.js';
+
+const heartbeat = (from: string, to: string): Message => ({ type: 'heartbeat', from, to, term: 2, leaderCommit: 1, seq: 1, sentTick: 5 });
+
+async function pair(t: { teardown(fn: () => Promise<void>): void }, secret: string | null) {
+  const received: MessageBatch[] = [];
+  const forwarded: ForwardRequest[] = [];
+  const make = (id: string, onForward: (r: ForwardRequest) => Promise<unknown>) => HttpTransport.listen({
+    nodeId: id, host: '127.0.0.1', port: 0, advertiseAddress: '', clusterSecret: secret, bodyBytesMax: 1024 * 1024,
+    queuedMessagesMax: 100, logger: silentLogger,
+  }, { onMessages: (batch) => received.push(batch), onForward });
+  const b = await make('b', async (r) => {
+    forwarded.push(r);
+    if (r.kind === 'remove_node') throw Object.assign(new Error('b is not the leader'), { code: 'not_leader' });
+    return { applied: true };
+  });
+  const a = await make('a', async () => null);
+  a.setPeerAddress('b', `127.0.0.1:${b.port()}`);
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  return { a, b, received, forwarded };
+}
+
+async function post(port: number, path: string, body: Uint8Array | string, headers: Record<string, string>) {
+  const response = await request(`http://127.0.0.1:${port}${path}`, { method: 'POST', body, headers });
+  return { status: response.statusCode, text: await response.body.text() };
+}
+
+t.test('messages and forwarded requests reach the peer; forwarded errors keep their code', async (t) => {
+  const { a, b, received, forwarded } = await pair(t, 's3cret');
+  a.send([heartbeat('a', 'b'), heartbeat('a', 'b')]);
+  for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(received.length, 1, 'one request carried both messages');
+  t.same(received[0]?.messages, [heartbeat('a', 'b'), heartbeat('a', 'b')]);
+  t.same(await a.forward('b', { kind: 'propose', data: Uint8Array.from([7]) }, 2000), { applied: true });
+  t.same(forwarded, [{ kind: 'propose', data: Uint8Array.from([7]) }]);
+  await t.rejects(a.forward('b', { kind: 'remove_node', nodeId: 'c' }, 2000), new ForwardError('not_leader', 'b is not the leader'));
+  t.ok(b.lastContactAtMs('a') === null && a.lastContactAtMs('b') !== null, 'a records when it last reached b');
+});
+
+t.test('without the cluster secret every peer route answers 401 and nothing is delivered', async (t) => {
+  const { b, received, forwarded } = await pair(t, 's3cret');
+  const batch = encodeWire({ from: 'a', fromAddress: '', messages: [heartbeat('a', 'b')] });
+  const type = { 'content-type': 'application/msgpack' };
+  t.equal((await post(b.port(), '/raft/messages', batch, type)).status, 401);
+  t.equal((await post(b.port(), '/raft/messages', batch, { ...type, 'x-cluster-secret': 'wrong!' })).status, 401);
+  t.equal((await post(b.port(), '/raft/forward', encodeWire({ kind: 'transfer', to: null }), type)).status, 401);
+  t.equal((await request(`http://127.0.0.1:${b.port()}/raft/ping`)).statusCode, 401);
+  t.same([received.length, forwarded.length], [0, 0]);
+  t.equal((await post(b.port(), '/raft/messages', batch, { ...type, 'x-cluster-secret': 's3cret' })).status, 204);
+  t.equal(received.length, 1);
+});
+
+t.test('garbage on the Raft port gets a 4xx with a reason, never a crash, never a delivery', async (t) => {
+  const { b, received } = await pair(t, null);
+  const type = { 'content-type': 'application/msgpack' };
+  const cases: [Uint8Array | string, Record<string, string>, number, RegExp][] = [
+    [Uint8Array.from([0xc1, 0xff, 0x00]), type, 400, /./],
+    [encodeWire({ from: 'a', fromAddress: '', messages: [{ ...heartbeat('a', 'b'), term: -4 }] }), type, 400, /term/],
+    [encodeWire({ from: 'a', fromAddress: '', messages: [heartbeat('a', 'zed')] }), type, 400, /sent to b/],
+    [encodeWire([1, 2, 3]), type, 400, /must be a map/],
+    ['{"json": true}', { 'content-type': 'application/json' }, 400, /msgpack/],
+    ['plain', { 'content-type': 'text/plain' }, 400, /msgpack/],
+    ['<a/>', { 'content-type': 'application/xml' }, 415, /./],
+    [new Uint8Array(2 * 1024 * 1024), type, 413, /./],
+  ];
+  for (const [body, headers, status, reason] of cases) {
+    const r = await post(b.port(), '/raft/messages', body, headers);
+    t.equal(r.status, status, `${headers['content-type']} ${String(reason)}`);
+    t.match(r.text, reason);
+  }
+  t.equal((await post(b.port(), '/raft/forward', encodeWire({ kind: 'drop_all' }), type)).status, 400);
+  t.equal(received.length, 0);
+  t.equal((await request(`http://127.0.0.1:${b.port()}/raft/ping`)).statusCode, 200, 'still serving');
+});
+
+t.test('ping names the node; an address nobody listens on answers null', async (t) => {
+  const { a, b } = await pair(t, null);
+  t.equal(await a.ping(`127.0.0.1:${b.port()}`, 1000), 'b');
+  t.equal(await a.ping('127.0.0.1:1', 500), null);
+});
