@@ -43,7 +43,10 @@ const secretHeader = 'x-cluster-secret';
 
 interface Peer {
   address: string;
+  /** Raft messages only: never queued behind a forwarded write that waits for those very messages to commit. */
   pool: Pool;
+  /** Forwarded requests, which stay open until their entry applies. */
+  forwardPool: Pool;
   queue: Message[];
   sending: boolean;
   lastContactAtMs: number | null;
@@ -80,9 +83,10 @@ export class HttpTransport {
     if (id === this.#options.nodeId || address === '') return;
     const peer = this.#peers.get(id);
     if (peer !== undefined && peer.address === address) return;
-    if (peer !== undefined) void peer.pool.close();
+    if (peer !== undefined) void closePools(peer);
     this.#peers.set(id, {
-      address, pool: this.#pool(address), queue: peer?.queue ?? [], sending: false, lastContactAtMs: peer?.lastContactAtMs ?? null,
+      address, pool: this.#pool(address, 1), forwardPool: this.#pool(address, 256), queue: peer?.queue ?? [], sending: false,
+      lastContactAtMs: peer?.lastContactAtMs ?? null,
     });
   }
 
@@ -90,7 +94,7 @@ export class HttpTransport {
     const peer = this.#peers.get(id);
     if (peer === undefined) return;
     this.#peers.delete(id);
-    void peer.pool.close();
+    void closePools(peer);
   }
 
   peerAddress(id: NodeId): string | null {
@@ -124,7 +128,7 @@ export class HttpTransport {
     if (peer === undefined) throw new ForwardError('no_leader', `no address for leader ${to}`);
     let body: Uint8Array;
     try {
-      const response = await peer.pool.request({
+      const response = await peer.forwardPool.request({
         method: 'POST', path: '/raft/forward', headers: this.#headers(), body: encodeWire(request),
         headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
       });
@@ -144,7 +148,7 @@ export class HttpTransport {
 
   /** Asks a Raft address who it is; null when it does not answer (BOOTSTRAP_EXPECT counts the answers). */
   async ping(address: string, timeoutMs: number): Promise<string | null> {
-    const pool = this.#pool(address);
+    const pool = this.#pool(address, 1);
     try {
       const response = await pool.request({
         method: 'GET', path: '/raft/ping', headers: this.#headers(), headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
@@ -164,12 +168,12 @@ export class HttpTransport {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#server.close();
-    await Promise.all([...this.#peers.values()].map((p) => p.pool.close()));
+    await Promise.all([...this.#peers.values()].map(closePools));
     this.#peers.clear();
   }
 
-  #pool(address: string): Pool {
-    return new Pool(`http://${address}`, { connections: 4, keepAliveTimeout: 30_000, pipelining: 1 });
+  #pool(address: string, connections: number): Pool {
+    return new Pool(`http://${address}`, { connections, keepAliveTimeout: 30_000, pipelining: 1 });
   }
 
   #headers(): Record<string, string> {
@@ -251,6 +255,10 @@ export class HttpTransport {
   #learnAddress(id: NodeId, address: string): void {
     if (!this.#peers.has(id)) this.setPeerAddress(id, address);
   }
+}
+
+async function closePools(peer: Peer): Promise<void> {
+  await Promise.all([peer.pool.close(), peer.forwardPool.close()]);
 }
 
 const connectFailures = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
