@@ -3,7 +3,7 @@
 import pino from 'pino';
 import { ConfigError, HelpRequested, loadConfigFromProcess, processArgv, redactedConfig } from './config/load.js';
 import type { Config } from './config/load.js';
-import { startNode } from './node.js';
+import { startNode, UnsupportedSettingError } from './node.js';
 
 function readConfig(): Config {
   try {
@@ -59,6 +59,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof UnsupportedSettingError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`scheduled-db: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

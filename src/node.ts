@@ -22,7 +22,27 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** A setting the node parses but does not act on yet: starting anyway would silently drop a security promise. */
+export class UnsupportedSettingError extends Error {
+  readonly code = 'unsupported_setting';
+
+  constructor(key: string) {
+    super(`config: ${key} is not supported by this version yet; unset it (see README, Status)`);
+    this.name = 'UnsupportedSettingError';
+  }
+}
+
+function refuseUnsupported(config: Config): void {
+  const unsupported: [string, unknown][] = [
+    ['TLS_CERT_FILE', config.tlsCertFile], ['PEER_TLS_CERT_FILE', config.peerTlsCertFile], ['JWT_SECRET', config.jwtSecret],
+    ['JWT_PUBLIC_KEY_FILE', config.jwtPublicKeyFile], ['TENANT_MAX_JOBS', config.tenantMaxJobs],
+    ['FORCE_NEW_CLUSTER', config.forceNewCluster ? true : null],
+  ];
+  for (const [key, value] of unsupported) if (value !== null) throw new UnsupportedSettingError(key);
+}
+
 export async function startNode(config: Config, logger: PinoLogger, onFatal: (err: unknown) => void): Promise<RunningNode> {
+  refuseUnsupported(config);
   await mkdir(config.dataDir, { recursive: true });
   const log = logger.child({ node_id: config.nodeId });
   const store = await StateMachine.open(config.dataDir);

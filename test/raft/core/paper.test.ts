@@ -359,6 +359,18 @@ t.test('a leader retries AppendEntries until a follower that lost them stores ev
   t.equal(commit(net.node('c')), pos.index);
 });
 
+t.test('a restarted server does not commit entries of its last term on its own before it is elected', async (t) => {
+  // Reference: section 5.3 (the leader decides when an entry is committed) and section 5.4.2
+  const n = newNode('a', { voters: ['a'], log: logOfTerms([1, 2, 2]), term: 2, commit: 1 });
+  drain(n);
+  drain(n);
+  t.match(n.raw.status(), { role: 'follower', term: 2, commitIndex: 1, appliedIndex: 1 });
+  n.raw.campaign();
+  drain(n);
+  drain(n);
+  t.match(n.raw.status(), { role: 'leader', term: 3, commitIndex: 4, appliedIndex: 4 }, 'its no-op commits them');
+});
+
 // ---------------------------------------------------------------------------
 // §5.4.1 Election restriction
 

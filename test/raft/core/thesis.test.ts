@@ -182,6 +182,60 @@ t.test('hasLease() is false once timeout_now has been sent', async (t) => {
   t.equal(role(a), 'leader');
 });
 
+t.test('transferLeadership() without a target picks the voter with the highest match, the first one on a tie', async (t) => {
+  // Reference: thesis section 3.10 (the leader picks the target; the most up-to-date server needs no catching up)
+  const cases: { lagging: string | null; want: string }[] = [
+    { lagging: 'c', want: 'b' },
+    { lagging: 'b', want: 'c' },
+    { lagging: null, want: 'b' },
+  ];
+  for (const c of cases) {
+    const { net, a } = stableCluster();
+    if (c.lagging !== null) net.isolate(c.lagging);
+    a.raw.propose(bytes('x'));
+    net.settle();
+    a.raw.transferLeadership();
+    t.equal(a.raw.status().leadTransferee, c.want, `${c.lagging ?? 'nobody'} lags`);
+    t.match(ofType(drain(a).messages, 'timeout_now'), [{ to: c.want }]);
+  }
+  const n = newNode('a', { voters: ABC });
+  n.raw.campaign();
+  n.raw.step(voteResult('c', 'a', 2, true));
+  t.match(n.raw.status().progress, { b: { match: 0 }, c: { match: 0 } }, 'a new leader that no follower has answered yet');
+  n.raw.transferLeadership();
+  t.equal(n.raw.status().leadTransferee, 'b', 'still picks a voter, to be caught up first');
+  const out = drain(n).messages.filter((m) => m.to === 'b');
+  t.same(ofType(out, 'timeout_now'), []);
+  t.equal(ofType(out, 'append_entries').length, 1);
+});
+
+t.test('a transfer with no possible target is refused, naming the target', async (t) => {
+  // Reference: thesis section 3.10
+  const n = newNode('a', { voters: ['a'] });
+  n.raw.campaign();
+  t.equal(role(n), 'leader');
+  t.throws(() => n.raw.transferLeadership(), { name: 'RaftError', code: 'invalid_transfer_target', message: 'cannot transfer leadership to nobody' });
+  const { a } = stableCluster();
+  t.throws(() => a.raw.transferLeadership('z'), { code: 'invalid_transfer_target', message: 'cannot transfer leadership to z' });
+  t.equal(a.raw.status().leadTransferee, null);
+});
+
+t.test('asking again for the transfer in progress does not restart its timeout', async (t) => {
+  // Reference: thesis section 3.10 (a transfer is abandoned one election timeout after it started)
+  const { net, a } = stableCluster();
+  net.isolate('c');
+  a.raw.propose(bytes('c misses this'));
+  net.settle();
+  a.raw.transferLeadership('c');
+  net.tick(4);
+  a.raw.transferLeadership('c');
+  t.same(ofType(drain(a).messages, 'append_entries'), [], 'nothing sent again');
+  net.tick(ET - 5);
+  t.equal(a.raw.status().leadTransferee, 'c');
+  net.tick(1);
+  t.match(a.raw.status(), { role: 'leader', leadTransferee: null }, 'abandoned one election timeout after the first request');
+});
+
 // ---------------------------------------------------------------------------
 // Snapshots (§7, figure 13)
 
@@ -259,6 +313,20 @@ t.test('a snapshot whose last entry the follower already holds keeps the entries
 });
 
 const SNAP: SnapshotMeta = { index: 10, term: 2, membership: { voters: [...ABC], learners: [] } };
+
+t.test('a follower that installs a snapshot has applied everything up to its index', async (t) => {
+  // Reference: section 7 (the snapshot replaces the state machine up to its last included index)
+  const n = newNode('c', { voters: ABC });
+  drain(n);
+  n.raw.step(installSnapshot('a', 'c', 2, SNAP, 0, snapshotData(8, 10), true));
+  const out = drain(n);
+  t.match(out.ready.snapshot, { index: 10, term: 2 });
+  t.same(out.committed, [], 'nothing to apply: the snapshot is the state');
+  t.match(n.raw.status(), { appliedIndex: 10, commitIndex: 10, firstIndex: 11, lastIndex: 10 });
+  t.equal(n.raw.hasReady(), false);
+  n.raw.step(appendEntries('a', 'c', 2, [10, 2], [entry(11, 2, 'after')], 11));
+  t.same(drain(n).committed.map(text), ['after'], 'entries after the snapshot are applied next');
+});
 
 t.test('a chunk out of order is answered with the offset the follower expects', async (t) => {
   // Reference: figure 13 (receiver step 2)
@@ -369,6 +437,46 @@ t.test('only one membership change is in progress at a time', async (t) => {
   a.raw.proposeMembership({ type: 'add_node', nodeId: 'd', context: '' });
   t.throws(() => a.raw.proposeMembership({ type: 'add_node', nodeId: 'e', context: '' }),
     { name: 'RaftError', code: 'conf_change_in_progress' });
+});
+
+t.test('adding a member or removing a non-member is refused, and a change may follow as soon as the last one commits', async (t) => {
+  // Reference: thesis section 4.1 (one server at a time: each change adds or removes exactly one server)
+  const { net, a } = stableCluster();
+  const last = a.raw.status().lastIndex;
+  t.throws(() => a.raw.proposeMembership({ type: 'add_node', nodeId: 'b', context: '' }),
+    { name: 'RaftError', code: 'invalid_conf_change', message: 'b is already a member' });
+  t.throws(() => a.raw.proposeMembership({ type: 'remove_node', nodeId: 'z' }),
+    { code: 'invalid_conf_change', message: 'z is not a member' });
+  t.equal(a.raw.status().lastIndex, last, 'nothing appended');
+  const add = a.raw.proposeMembership({ type: 'add_node', nodeId: 'd', context: 'd:1234' });
+  net.settle();
+  t.match(a.raw.status(), { commitIndex: add.index, lastIndex: add.index, membership: { voters: ['a', 'b', 'c'], learners: ['d'] } },
+    'the change committed and is the last entry; d (never started) stays a learner');
+  t.throws(() => a.raw.proposeMembership({ type: 'add_node', nodeId: 'd', context: '' }),
+    { code: 'invalid_conf_change', message: 'd is already a member' }, 'a learner is a member');
+  const removal = a.raw.proposeMembership({ type: 'remove_node', nodeId: 'd' });
+  t.same(removal, { index: add.index + 1, term: term(a) });
+  net.settle();
+  const written = storedEntries(a).slice(-2);
+  t.same(written.map((e) => (e.type === 'conf_change' ? e.change : null)), [
+    { type: 'add_learner', nodeId: 'd', context: 'd:1234' },
+    { type: 'remove_node', nodeId: 'd', context: '' },
+  ]);
+  t.same(a.raw.status().membership, { voters: ['a', 'b', 'c'], learners: [] });
+});
+
+t.test('the last voter cannot be removed, but a learner beside it can', async (t) => {
+  // Reference: thesis section 4.1 (a configuration needs a voter to form a majority)
+  const n = newNode('a', { voters: ['a'], learners: ['d'], log: [] });
+  n.raw.campaign();
+  drain(n);
+  drain(n);
+  t.match(n.raw.status(), { role: 'leader', commitIndex: 1 });
+  t.throws(() => n.raw.proposeMembership({ type: 'remove_node', nodeId: 'a' }),
+    { name: 'RaftError', code: 'invalid_conf_change', message: 'cannot remove the last voter' });
+  t.equal(n.raw.status().lastIndex, 1);
+  t.same(n.raw.proposeMembership({ type: 'remove_node', nodeId: 'd' }), { index: 2, term: 1 });
+  t.same(n.raw.status().membership, { voters: ['a'], learners: [] });
 });
 
 t.test('a membership change takes effect when appended, not when committed', async (t) => {
@@ -512,6 +620,16 @@ t.test('readIndex on a follower is forwarded to the leader and answered', async 
   net.settle();
   t.ok(net.trace.some((m) => m.type === 'read_index' && m.from === 'b' && m.to === 'a'));
   t.same(b.readStates, [{ requestId: 'rb', ok: true, index: commit(a) }]);
+});
+
+t.test('readIndex on a server that knows no leader fails at once, without sending anything', async (t) => {
+  // Reference: thesis section 6.4 (a follower forwards to its leader; with none, the client retries)
+  const n = newNode('b', { voters: ABC });
+  drain(n);
+  n.raw.readIndex('r1');
+  const out = drain(n);
+  t.same(out.ready.readStates, [{ requestId: 'r1', ok: false }]);
+  t.same(out.messages, []);
 });
 
 t.test('a leader that loses leadership fails its pending reads', async (t) => {

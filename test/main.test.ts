@@ -1,0 +1,34 @@
+// The scheduled-db command: --help, a bad value and a setting this version cannot honour each end with a clear exit.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import t from 'tap';
+
+const main = join(import.meta.dirname, '..', 'src', 'main.ts');
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', main, ...args], {
+    env: { PATH: process.env['PATH'] ?? '', DATA_DIR: '/nonexistent-never-created', ...env }, encoding: 'utf8', timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+t.test('--help prints every key and exits 0', async (t) => {
+  const r = run(['--help']);
+  t.equal(r.code, 0);
+  for (const key of ['NODE_ID', 'PEERS', 'BOOTSTRAP_EXPECT', 'CLUSTER_SECRET', 'SNAPSHOT_COUNT', '--join']) t.match(r.stdout, key);
+});
+
+t.test('a bad value stops the node with one line naming the key and exit code 2', async (t) => {
+  const r = run([], { HTTP_PORT: 'eighty' });
+  t.equal(r.code, 2);
+  t.equal(r.stderr, 'config: HTTP_PORT must be an integer 1-65535 (got "eighty")\n');
+});
+
+t.test('TLS, JWT and force-new-cluster are refused rather than silently ignored', async (t) => {
+  const r = run(['--force-new-cluster'], { LOG_LEVEL: 'silent' });
+  t.equal(r.code, 2);
+  t.match(r.stderr, /^config: FORCE_NEW_CLUSTER is not supported by this version yet/);
+  const tls = run([], { LOG_LEVEL: 'silent', TLS_CERT_FILE: '/etc/hostname', TLS_KEY_FILE: '/etc/hostname' });
+  t.equal(tls.code, 2);
+  t.match(tls.stderr, /TLS_CERT_FILE is not supported/);
+});
