@@ -1,5 +1,5 @@
 // startNode builds every part of a node from its Config; close() takes them down in reverse order.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { buildApp } from './api/app.js';
@@ -34,7 +34,7 @@ export class UnsupportedSettingError extends Error {
 
 function refuseUnsupported(config: Config): void {
   const unsupported: [string, unknown][] = [
-    ['TLS_CERT_FILE', config.tlsCertFile], ['PEER_TLS_CERT_FILE', config.peerTlsCertFile], ['JWT_SECRET', config.jwtSecret],
+    ['JWT_SECRET', config.jwtSecret],
     ['JWT_PUBLIC_KEY_FILE', config.jwtPublicKeyFile], ['TENANT_MAX_JOBS', config.tenantMaxJobs],
     ['FORCE_NEW_CLUSTER', config.forceNewCluster ? true : null],
   ];
@@ -43,6 +43,7 @@ function refuseUnsupported(config: Config): void {
 
 export async function startNode(config: Config, logger: PinoLogger, onFatal: (err: unknown) => void): Promise<RunningNode> {
   refuseUnsupported(config);
+  const { clientTls, peerTls } = await readTls(config);
   await mkdir(config.dataDir, { recursive: true });
   const log = logger.child({ node_id: config.nodeId });
   const store = await StateMachine.open(config.dataDir);
@@ -50,7 +51,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     nodeId: config.nodeId, dataDir: config.dataDir, raftHost: config.raftHost, raftPort: config.raftPort,
     advertiseAddress: advertiseAddress(config.advertiseHost, config.raftPort), peers: config.peers,
     bootstrapExpect: config.bootstrapExpect, joining: config.joinUrl !== null, clusterSecret: config.clusterSecret,
-    tickMs: limits.raftTickMs, electionTimeoutTicks: limits.toTicks(config.electionTimeoutMs),
+    peerTls, tickMs: limits.raftTickMs, electionTimeoutTicks: limits.toTicks(config.electionTimeoutMs),
     heartbeatIntervalTicks: limits.toTicks(config.heartbeatIntervalMs), maxInflightAppends: limits.inflightAppendsMax,
     maxAppendBytes: limits.appendBytesMax, snapshotChunkBytes: limits.snapshotChunkBytes,
     maxPendingReads: limits.pendingReadsMax, snapshotEntriesThreshold: config.snapshotCount,
@@ -59,6 +60,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   }, store);
   const app = await buildApp({
     apiTokens: config.apiTokens, bodyBytesMax: limits.clientBodyBytesMax, logger: log.child({ module: 'api' }), onFatal,
+    https: clientTls,
   }, {
     cluster: raft,
     jobs: new JobQueries(store),
@@ -98,6 +100,21 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
       await handOver(raft, log);
       await close();
     },
+  };
+}
+
+/** Reads the PEM files named by TLS_* and PEER_TLS_* (the config checked that they come in complete sets). */
+async function readTls(config: Config): Promise<{
+  clientTls: { cert: Buffer; key: Buffer } | null; peerTls: { cert: Buffer; key: Buffer; ca: Buffer } | null;
+}> {
+  const read = async (path: string | null): Promise<Buffer | null> => (path === null ? null : readFile(path));
+  const [cert, key, peerCert, peerKey, peerCa] = await Promise.all([
+    read(config.tlsCertFile), read(config.tlsKeyFile), read(config.peerTlsCertFile), read(config.peerTlsKeyFile),
+    read(config.peerTlsCaFile),
+  ]);
+  return {
+    clientTls: cert !== null && key !== null ? { cert, key } : null,
+    peerTls: peerCert !== null && peerKey !== null && peerCa !== null ? { cert: peerCert, key: peerKey, ca: peerCa } : null,
   };
 }
 

@@ -37,6 +37,8 @@ export interface AppOptions {
   readonly bodyBytesMax: number;
   readonly logger: FastifyBaseLogger | false;
   readonly onFatal: (err: unknown) => void;
+  /** TLS on the client port (TLS_CERT_FILE / TLS_KEY_FILE). */
+  readonly https: { readonly cert: Buffer; readonly key: Buffer } | null;
 }
 
 export interface AppDeps {
@@ -61,6 +63,7 @@ export async function buildApp(options: AppOptions, deps: AppDeps): Promise<Fast
     return503OnClosing: true,
     // One log line per request would drown the node's own events at thousands of requests a second.
     logController: new LogController({ disableRequestLogging: true }),
+    ...(options.https === null ? {} : { https: { cert: options.https.cert, key: options.https.key } }),
   };
   const app = (options.logger === false ? Fastify({ ...common, logger: false })
     : Fastify({ ...common, loggerInstance: options.logger })) as unknown as FastifyInstance;

@@ -96,8 +96,11 @@ function commandProblem(value: unknown): string | null {
   const check = typeof type === 'string' ? commandChecks.get(type) : undefined;
   if (check === undefined) return `unknown command type ${JSON.stringify(type) ?? 'undefined'}`;
   const typeName = type as CommandType;
-  const error = check.Errors(value).First();
-  if (error !== undefined) return `${typeName}: ${error.path || '/'} ${error.message}`;
+  // Check is compiled and cheap; Errors walks the value again, so it runs only to explain a refusal.
+  if (!check.Check(value)) {
+    const error = check.Errors(value).First();
+    return `${typeName}: ${error?.path || '/'} ${error?.message ?? 'does not match its schema'}`;
+  }
   const payloads = type === 'create_jobs' ? (value as CreateJobsCommand).jobs.map((j) => j.spec.payload)
     : type === 'update_job' ? [(value as UpdateJobCommand).patch] : [];
   for (const [i, payload] of payloads.entries()) {

@@ -18,6 +18,14 @@ export interface HttpTransportOptions {
   /** Messages waiting for one peer; beyond it the oldest go (Raft retransmits what matters). */
   readonly queuedMessagesMax: number;
   readonly logger: Logger;
+  /** Mutual TLS between peers (PEER_TLS_*): PEM bytes; every peer must present a certificate signed by `ca`. */
+  readonly tls: PeerTls | null;
+}
+
+export interface PeerTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca: Buffer;
 }
 
 export interface HttpTransportHandlers {
@@ -65,7 +73,13 @@ export class HttpTransport {
   }
 
   static async listen(options: HttpTransportOptions, handlers: HttpTransportHandlers): Promise<HttpTransport> {
-    const server = Fastify({ bodyLimit: options.bodyBytesMax, logger: false, return503OnClosing: true });
+    const tls = options.tls;
+    const server = (tls === null
+      ? Fastify({ bodyLimit: options.bodyBytesMax, logger: false, return503OnClosing: true })
+      : Fastify({
+        bodyLimit: options.bodyBytesMax, logger: false, return503OnClosing: true,
+        https: { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true },
+      })) as unknown as FastifyInstance;
     const transport = new HttpTransport(options, server);
     transport.#routes(handlers);
     await server.listen({ host: options.host, port: options.port });
@@ -173,7 +187,11 @@ export class HttpTransport {
   }
 
   #pool(address: string, connections: number): Pool {
-    return new Pool(`http://${address}`, { connections, keepAliveTimeout: 30_000, pipelining: 1 });
+    const tls = this.#options.tls;
+    if (tls === null) return new Pool(`http://${address}`, { connections, keepAliveTimeout: 30_000, pipelining: 1 });
+    return new Pool(`https://${address}`, {
+      connections, keepAliveTimeout: 30_000, pipelining: 1, connect: { cert: tls.cert, key: tls.key, ca: tls.ca },
+    });
   }
 
   #headers(): Record<string, string> {

@@ -2,6 +2,7 @@
 import type { Entry, Logger, NodeId, Status } from './core/index.js';
 import { RaftError } from './core/index.js';
 import { ForwardError, HttpTransport } from './http-transport.js';
+import type { PeerTls } from './http-transport.js';
 import { LevelStorage } from './level-storage.js';
 import { ProposalError, ProposalTracker } from './proposal-tracker.js';
 import type { RoleChange, StateMachine } from './runner.js';
@@ -41,6 +42,7 @@ export interface RaftServiceOptions {
   /** Joining a running cluster: start empty, as a learner the leader adds. */
   readonly joining: boolean;
   readonly clusterSecret: string | null;
+  readonly peerTls: PeerTls | null;
   readonly tickMs: number;
   readonly electionTimeoutTicks: number;
   readonly heartbeatIntervalTicks: number;
@@ -100,7 +102,7 @@ export class RaftService {
     const transport = await HttpTransport.listen({
       nodeId: options.nodeId, host: options.raftHost, port: options.raftPort, advertiseAddress: options.advertiseAddress,
       clusterSecret: options.clusterSecret, bodyBytesMax: options.peerBodyBytesMax, queuedMessagesMax: 10_000,
-      logger: options.logger,
+      logger: options.logger, tls: options.peerTls,
     }, {
       onMessages: (batch) => {
         if (service !== null) service.#runner.step(batch.messages);

@@ -14,7 +14,7 @@ async function pair(t: { teardown(fn: () => Promise<void>): void }, secret: stri
   const forwarded: ForwardRequest[] = [];
   const make = (id: string, onForward: (r: ForwardRequest) => Promise<unknown>) => HttpTransport.listen({
     nodeId: id, host: '127.0.0.1', port: 0, advertiseAddress: '', clusterSecret: secret, bodyBytesMax: 1024 * 1024,
-    queuedMessagesMax: 100, logger: silentLogger,
+    queuedMessagesMax: 100, logger: silentLogger, tls: null,
   }, { onMessages: (batch) => received.push(batch), onForward });
   const b = await make('b', async (r) => {
     forwarded.push(r);
