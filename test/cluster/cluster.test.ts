@@ -60,7 +60,8 @@ t.test('a three-node cluster replicates, survives kill -9 of its leader, restart
     // Leadership moves on request.
     const before = await cluster.waitForLeader();
     const target = cluster.nodes.find((n) => n.id !== before.id) as NodeHandle;
-    t.equal((await request(before, 'POST', '/cluster/transfer-leadership', { to: target.id })).status, 200);
+    const moved = await request(before, 'POST', '/cluster/transfer-leadership', { to: target.id });
+    t.match(moved, { status: 200, body: { transferred: true, from: before.id, to: target.id } });
     await waitFor(async () => (await cluster.waitForLeader()).id === target.id, 10_000, `${target.id} to lead`);
     t.pass(`leadership moved from ${before.id} to ${target.id}`);
   } catch (err) {

@@ -68,6 +68,14 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
     const to = (request.body as { to?: string } | undefined)?.to ?? null;
     const before = deps.cluster.status();
     await deps.cluster.transferLeadership(to);
-    return { requested: true, from: before.leaderId, to };
+    // Answer once leadership has moved (a transfer finishes within an election timeout or is abandoned).
+    const deadline = Date.now() + 5000;
+    let leader = deps.cluster.status().leaderId;
+    while ((leader === before.leaderId || leader === null) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      leader = deps.cluster.status().leaderId;
+    }
+    const moved = leader !== null && leader !== before.leaderId;
+    return { transferred: moved, from: before.leaderId, to: moved ? leader : to };
   });
 }
