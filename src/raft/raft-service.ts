@@ -75,6 +75,7 @@ export class RaftService {
   readonly #transport: HttpTransport;
   readonly #runner: RaftRunner;
   readonly #proposals: ProposalTracker;
+  #closed = false;
 
   private constructor(options: RaftServiceOptions, storage: LevelStorage, transport: HttpTransport, runner: RaftRunner,
     proposals: ProposalTracker) {
@@ -116,8 +117,15 @@ export class RaftService {
     const runner = new RaftRunner({ ...options }, storage, sm, transport, proposals);
     transport.onUnreachable = () => {};
     service = new RaftService(options, storage, transport, runner, proposals);
-    if (fresh && !options.joining) await service.#awaitPeers();
-    runner.start();
+    if (fresh && !options.joining) {
+      // The node answers (health, peers' messages) while it waits; it only holds back its first election.
+      const started = service;
+      service.#awaitPeers().then(() => {
+        if (!started.#closed) runner.start();
+      }, options.onFatal);
+    } else {
+      runner.start();
+    }
     return service;
   }
 
@@ -200,6 +208,7 @@ export class RaftService {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#runner.stop();
     this.#proposals.abortAll();
     await this.#transport.close();
@@ -210,7 +219,7 @@ export class RaftService {
     const others = this.#options.peers.filter((p) => p.id !== this.#options.nodeId);
     const needed = this.#options.bootstrapExpect - 1;
     let answered = 0;
-    while (answered < needed) {
+    while (answered < needed && !this.#closed) {
       const ids = await Promise.all(others.map((p) => this.#transport.ping(p.address, 1000)));
       answered = ids.filter((id, i) => id === others[i]?.id).length;
       if (answered >= needed) break;

@@ -35,6 +35,8 @@ export interface NodeHandle {
 export interface ClusterOptions {
   readonly size: number;
   readonly env?: Record<string, string>;
+  /** Start only the first `started` nodes (default all) and do not wait for a leader. */
+  readonly started?: number;
 }
 
 export class ProcessCluster {
@@ -56,8 +58,9 @@ export class ProcessCluster {
       if (p === undefined) throw new Error('port missing');
       cluster.nodes.push(cluster.#handle(`n${i + 1}`, p.http, p.raft, { PEERS: peers, BOOTSTRAP_EXPECT: String(options.size), SNAPSHOT_COUNT: "50" }));
     }
-    for (const node of cluster.nodes) cluster.spawn(node);
-    await cluster.waitForLeader();
+    const started = options.started ?? options.size;
+    for (const node of cluster.nodes.slice(0, started)) cluster.spawn(node);
+    if (started === options.size) await cluster.waitForLeader();
     return cluster;
   }
 
