@@ -60,6 +60,31 @@ t.test('a server rejects an AppendEntries from an older term and replies with it
   t.equal(term(n), 5);
 });
 
+t.test('a stale AppendEntries or heartbeat is answered with the newer term only when Pre-Vote or CheckQuorum is on', async (t) => {
+  // Reference: section 5.1 (figure 2, AppendEntries receiver step 1) and thesis section 9.6 (a leader cut off must learn the new term)
+  const cases: { preVote: boolean; checkQuorum: boolean; answered: boolean }[] = [
+    { preVote: false, checkQuorum: false, answered: false },
+    { preVote: true, checkQuorum: false, answered: true },
+    { preVote: false, checkQuorum: true, answered: true },
+  ];
+  for (const c of cases) {
+    const n = newNode('a', { voters: ABC, term: 5, preVote: c.preVote, checkQuorum: c.checkQuorum });
+    drain(n);
+    for (const m of [appendEntries('b', 'a', 3, [3, 1], [], 3), heartbeat('b', 'a', 4, 3)]) {
+      n.raw.step(m);
+      const replies = drain(n).messages;
+      const label = `${m.type}, preVote ${c.preVote}, checkQuorum ${c.checkQuorum}`;
+      t.same(replies, c.answered
+        ? [{
+          type: 'append_entries_result', to: 'b', success: false, matchIndex: 0, rejectedIndex: 0, conflictIndex: 0, conflictTerm: 0,
+          seq: 0, sentTick: 0, from: 'a', term: 5,
+        }]
+        : [], label);
+    }
+    t.match(n.raw.status(), { term: 5, role: 'follower', leaderId: null });
+  }
+});
+
 t.test('a message from an older term changes nothing and wins no vote', async (t) => {
   // Reference: section 5.1
   const n = newNode('a', { voters: ABC, term: 5 });
@@ -137,6 +162,31 @@ t.test('a candidate that hears from a leader of its own term steps down and foll
     n.raw.step(m);
     t.match(n.raw.status(), { role: 'follower', term: 2, leaderId: 'b' }, m.type);
   }
+});
+
+t.test('a candidate that steps down to a leader of its own term keeps its vote for itself', async (t) => {
+  // Reference: section 5.2 (each server votes for at most one candidate in a given term)
+  const n = newNode('a', { voters: ABC });
+  drain(n);
+  n.raw.campaign();
+  drain(n);
+  n.raw.step(heartbeat('b', 'a', 2, 3));
+  t.match(n.raw.status(), { role: 'follower', term: 2, vote: 'a', leaderId: 'b' });
+  n.raw.step(requestVote('c', 'a', 2, [9, 1]));
+  const out = drain(n);
+  t.match(ofType(out.messages, 'request_vote_result'), [{ to: 'c', granted: false }]);
+  t.equal(n.raw.status().vote, 'a');
+});
+
+t.test('a follower that knows the leader of its term refuses a candidate of that term, even without having voted', async (t) => {
+  // Reference: section 5.2 (a leader already won this term)
+  const n = newNode('b', { voters: ABC });
+  drain(n);
+  n.raw.step(heartbeat('a', 'b', 2, 3));
+  t.match(n.raw.status(), { term: 2, vote: null, leaderId: 'a' });
+  n.raw.step(requestVote('c', 'b', 2, [9, 1]));
+  t.match(ofType(drain(n).messages, 'request_vote_result'), [{ to: 'c', term: 2, granted: false }]);
+  t.match(n.raw.status(), { vote: null, leaderId: 'a' });
 });
 
 t.test('a candidate whose election times out starts a new one in a higher term', async (t) => {
@@ -304,6 +354,115 @@ t.test('a leader brings a follower with a divergent log into agreement (figure 7
     t.same(storedTerms(lead), [...leaderLog, 9, 9]);
     t.equal(commit(follower), 12, `follower (${name}) committed`);
   }
+});
+
+t.test('a leader that is refused moves next back to the hint, skipping the follower\'s conflicting term at once', async (t) => {
+  // Reference: section 5.3 (the conflicting term optimisation), figure 7 (e)
+  const leaderLog = [1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
+  const n = newNode('a', { voters: ABC, log: logOfTerms(leaderLog), term: 8 });
+  n.raw.campaign();
+  n.raw.step(voteResult('c', 'a', 9, true));
+  t.match(ofType(drain(n).messages, 'append_entries').filter((m) => m.to === 'b'), [{ prevLogIndex: 10, prevLogTerm: 6 }]);
+  // Follower (e) holds [1, 1, 1, 4, 4, 4, 4]: its last entry of a term <= 6 is 7, of term 4.
+  n.raw.step({
+    type: 'append_entries_result', from: 'b', to: 'a', term: 9, success: false, matchIndex: 0,
+    rejectedIndex: 10, conflictIndex: 7, conflictTerm: 4, seq: 0, sentTick: 0,
+  });
+  const retry = ofType(drain(n).messages, 'append_entries');
+  t.equal(retry.length, 1);
+  t.match(retry[0], { to: 'b', prevLogIndex: 5, prevLogTerm: 4 }, 'the leader\'s last entry of term <= 4 is 5');
+  t.same(retry[0]?.entries.map((e) => e.index), [6, 7, 8, 9, 10, 11]);
+  t.match(n.raw.status().progress.b, { state: 'probe', match: 0, next: 6 });
+});
+
+t.test('a follower answers an AppendEntries below its commit index with its commit index, leaving its log alone', async (t) => {
+  // Reference: section 5.3 (a delayed or duplicated AppendEntries must not make a follower look behind) and section 5.4 (Leader Completeness)
+  const n = newNode('b', { voters: ABC, log: logOfTerms([1, 1, 2, 2, 2]), term: 2, commit: 5 });
+  drain(n);
+  n.raw.step(appendEntries('a', 'b', 2, [2, 1], [entry(3, 2, 'e3')], 2));
+  const out = drain(n);
+  t.same(ofType(out.messages, 'append_entries_result'), [{
+    type: 'append_entries_result', from: 'b', to: 'a', term: 2, success: true, matchIndex: 5,
+    rejectedIndex: 0, conflictIndex: 0, conflictTerm: 0, seq: 0, sentTick: 0,
+  }]);
+  t.same(out.ready.entries, []);
+  t.match(n.raw.status(), { commitIndex: 5, lastIndex: 5 });
+});
+
+t.test('a leader tells every follower a new commit index at once, and sends nothing more', async (t) => {
+  // Reference: section 5.3 (the leader includes its commit index in future AppendEntries)
+  const net = newCluster(ABC);
+  const a = elect(net, 'a');
+  t.same(['b', 'c'].map((id) => commit(net.node(id))), [4, 4], 'the no-op\'s commit reached both followers without a heartbeat');
+  const start = net.trace.length;
+  const pos = a.raw.propose(bytes('x'));
+  net.settle();
+  t.same(['b', 'c'].map((id) => commit(net.node(id))), [pos.index, pos.index]);
+  const appends = ofType(net.trace.slice(start), 'append_entries');
+  for (const id of ['b', 'c']) {
+    t.same(appends.filter((m) => m.to === id).map((m) => [m.entries.length, m.leaderCommit]), [[1, 4], [0, 5]],
+      `${id} gets the entry, then the commit index, and nothing else`);
+  }
+});
+
+t.test('an idle leader sends only heartbeats to followers that hold its whole log', async (t) => {
+  // Reference: section 5.2 (heartbeats are AppendEntries that carry no log entries)
+  const { net } = stableCluster();
+  const sent = net.tick(3);
+  t.same(ofType(sent, 'append_entries'), []);
+  t.equal(ofType(sent, 'heartbeat').length, 6);
+});
+
+t.test('a leader keeps streaming entries to followers that acknowledge them, however many it has sent', async (t) => {
+  // Reference: section 5.3 (the leader replicates each new entry to the followers)
+  const { net, a } = stableCluster();
+  let stalled = -1;
+  for (let i = 0; i < 100 && stalled < 0; i++) {
+    const pos = a.raw.propose(bytes(`x${i}`));
+    net.settle();
+    if (commit(net.node('c')) !== pos.index) stalled = i;
+  }
+  t.equal(stalled, -1, 'every proposal committed on every server at once');
+  t.match(a.raw.status().progress, { b: { state: 'replicate', match: 104, next: 105 }, c: { state: 'replicate', match: 104, next: 105 } });
+});
+
+t.test('a leader ignores answers from a server outside its configuration', async (t) => {
+  // Reference: section 5.3 (the leader tracks the servers of its configuration; thesis section 4.2.2 for removed servers)
+  const { a } = stableCluster();
+  const before = a.raw.status();
+  t.doesNotThrow(() => a.raw.step(appendAck('z', 'a', term(a), 4)));
+  t.doesNotThrow(() => a.raw.step({ type: 'heartbeat_result', from: 'z', to: 'a', term: term(a), seq: 0, sentTick: 0 }));
+  t.same(a.raw.status(), before);
+  t.same(drain(a).messages, []);
+});
+
+t.test('a leader whose acknowledgements were all lost resumes sending once a follower answers a heartbeat', async (t) => {
+  // Reference: section 5.3 ("the leader retries AppendEntries RPCs indefinitely")
+  const { net, a } = stableCluster();
+  const lostAcks = (m: Message): boolean => m.type === 'append_entries_result' && m.from === 'b';
+  for (let i = 0; i < 70; i++) {
+    a.raw.propose(bytes(`x${i}`));
+    net.settle(lostAcks);
+  }
+  const last = a.raw.status().lastIndex;
+  t.equal(net.node('b').raw.status().lastIndex, 4 + 64, 'b got a full window of 64 appends, then nothing');
+  t.match(a.raw.status().progress.b, { state: 'replicate', match: 4 });
+  net.tick(3);
+  t.match(a.raw.status().progress.b, { state: 'replicate', match: last });
+  t.equal(commit(net.node('b')), last);
+});
+
+t.test('a leader sends several batches to a replicating follower in one Ready', async (t) => {
+  // Reference: thesis section 10.2.2 (pipelining)
+  const { net, a } = stableCluster({ maxAppendBytes: 1 });
+  for (const s of ['x', 'y', 'z']) a.raw.propose(bytes(s));
+  const out = drain(a);
+  const toB = ofType(out.messages, 'append_entries').filter((m) => m.to === 'b');
+  t.same(toB.map((m) => [m.prevLogIndex, m.entries.map(text)]), [[4, ['x']], [5, ['y']], [6, ['z']]]);
+  t.match(a.raw.status().progress.b, { state: 'replicate', match: 4, next: 8 });
+  net.deliver(out.messages);
+  net.settle();
+  t.equal(commit(net.node('b')), 7);
 });
 
 t.test('a follower commits up to min(leaderCommit, index of the last new entry)', async (t) => {

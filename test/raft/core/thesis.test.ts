@@ -3,7 +3,7 @@ import t from 'tap';
 import { MemoryStorage } from '../../../src/raft/core/index.js';
 import type { Entry, Message, SnapshotMeta } from '../../../src/raft/core/index.js';
 import {
-  ABC, appendEntries, appendsFrom, bytes, commit, drain, elect, entry, ET, heartbeat, installSnapshot,
+  ABC, appendAck, appendEntries, appendsFrom, bytes, commit, drain, elect, entry, ET, heartbeat, installSnapshot,
   logOfTerms, Network, newCluster, newNode, ofType, requestVote, role, snapshotData, stableCluster,
   storedEntries, storedTerms, term, text, voteResult,
 } from './harness.js';
@@ -25,6 +25,19 @@ t.test('a pre-candidate asks for pre-votes without changing its term or vote', a
   for (const m of asks) t.match(m, { preVote: true, term: 2 });
   n.raw.step(voteResult('b', 'a', 2, true, true));
   t.match(n.raw.status(), { role: 'candidate', term: 2, vote: 'a' }, 'a pre-vote majority starts the real election');
+});
+
+t.test('a candidate does not count a late pre-vote as a vote', async (t) => {
+  // Reference: thesis section 9.6 (a pre-vote changes nothing: only real votes elect)
+  const n = newNode('a', { voters: ABC, preVote: true });
+  drain(n);
+  for (let i = 0; i < 2 * ET && role(n) === 'follower'; i++) n.raw.tick();
+  n.raw.step(voteResult('b', 'a', 2, true, true));
+  t.match(n.raw.status(), { role: 'candidate', term: 2 });
+  n.raw.step(voteResult('c', 'a', 2, true, true));
+  t.match(n.raw.status(), { role: 'candidate', term: 2 }, 'c\'s pre-vote arrived after the real election started');
+  n.raw.step(voteResult('c', 'a', 2, true));
+  t.equal(role(n), 'leader');
 });
 
 t.test('a partitioned server that rejoins does not disrupt the leader', async (t) => {
@@ -59,6 +72,29 @@ t.test('a pre-vote is granted only to a server whose log is up to date, and chan
   }
 });
 
+t.test('a stale pre-vote request is refused with the voter\'s term, a stale vote request or answer gets nothing', async (t) => {
+  // Reference: thesis section 9.6 (the pre-candidate learns it is behind)
+  const n = newNode('b', { voters: ABC, log: logOfTerms([1, 2]), term: 5, preVote: true });
+  drain(n);
+  n.raw.step(requestVote('a', 'b', 4, [9, 4], { preVote: true }));
+  t.same(drain(n).messages, [{ type: 'request_vote_result', to: 'a', preVote: true, granted: false, from: 'b', term: 5 }]);
+  n.raw.step(requestVote('a', 'b', 4, [9, 4]));
+  n.raw.step(voteResult('a', 'b', 4, true, true));
+  t.same(drain(n).messages, []);
+  t.match(n.raw.status(), { term: 5, vote: null });
+});
+
+t.test('a pre-vote for the term in which the voter already voted for another is refused', async (t) => {
+  // Reference: thesis section 9.6 (a pre-vote is granted as the real vote would be)
+  const n = newNode('b', { voters: ABC, log: logOfTerms([1, 2]), term: 2, vote: 'a', preVote: true });
+  drain(n);
+  n.raw.step(requestVote('c', 'b', 2, [9, 2], { preVote: true }));
+  t.match(ofType(drain(n).messages, 'request_vote_result'), [{ to: 'c', preVote: true, granted: false }]);
+  n.raw.step(requestVote('c', 'b', 3, [9, 2], { preVote: true }));
+  t.match(ofType(drain(n).messages, 'request_vote_result'), [{ to: 'c', term: 3, preVote: true, granted: true }], 'for the next term it is granted');
+  t.match(n.raw.status(), { term: 2, vote: 'a' });
+});
+
 // ---------------------------------------------------------------------------
 // CheckQuorum (thesis §6.2) and the leader lease (§4.2.3, §6.4.1)
 
@@ -91,6 +127,37 @@ t.test('a follower that heard from its leader within the election timeout ignore
   b.raw.step(requestVote('c', 'b', before + 1, [lastIndex, before]));
   t.match(b.raw.status(), { term: before + 1, vote: 'c' }, 'after an election timeout without the leader, it votes');
   t.equal(role(a), 'leader');
+});
+
+t.test('a server that just started ignores vote requests for an election timeout, then votes', async (t) => {
+  // Reference: thesis section 4.2.3 (it may have been in a leader's lease before it restarted)
+  const n = newNode('b', { voters: ABC, checkQuorum: true, electionTimeoutTicks: ET, seed: 3 });
+  drain(n);
+  n.raw.step(requestVote('c', 'b', 2, [3, 1]));
+  t.same(drain(n).messages, [], 'ignored');
+  t.match(n.raw.status(), { term: 1, vote: null });
+  for (let i = 0; i < ET - 1; i++) n.raw.tick();
+  n.raw.step(requestVote('c', 'b', 2, [3, 1]));
+  t.same(drain(n).messages, [], 'still ignored one tick before the timeout');
+  n.raw.tick();
+  t.equal(role(n), 'follower');
+  n.raw.step(requestVote('c', 'b', 2, [3, 1]));
+  t.match(ofType(drain(n).messages, 'request_vote_result'), [{ to: 'c', granted: true }]);
+  t.match(n.raw.status(), { term: 2, vote: 'c' });
+});
+
+t.test('only a leader heard from binds a voter: one that knows no leader votes at once', async (t) => {
+  // Reference: thesis section 4.2.3
+  const n = newNode('b', { voters: ABC, checkQuorum: true, electionTimeoutTicks: ET, seed: 3 });
+  drain(n);
+  for (let i = 0; i < ET; i++) n.raw.tick();
+  t.match(n.raw.status(), { role: 'follower', term: 1, leaderId: null });
+  n.raw.step(requestVote('c', 'b', 2, [3, 1]));
+  t.match(ofType(drain(n).messages, 'request_vote_result'), [{ to: 'c', term: 2, granted: true }]);
+  n.raw.step(requestVote('a', 'b', 3, [3, 1]));
+  t.match(ofType(drain(n).messages, 'request_vote_result'), [{ to: 'a', term: 3, granted: true }],
+    'no leader heard from in term 2: not bound, even right after voting');
+  t.match(n.raw.status(), { term: 3, vote: 'a' });
 });
 
 t.test('hasLease() holds for a recently acknowledged leader, lapses after leaseTicks, and never holds on followers', async (t) => {
@@ -145,13 +212,19 @@ t.test('a transfer to a lagging server first brings its log up to date', async (
   t.same(net.leaders(), ['c']);
 });
 
+/** A stable a/b/c cluster whose leader a starts a transfer to c, which is cut off and lacks a's last entry. */
+function transferToLaggingC(options: Parameters<typeof stableCluster>[0] = {}): ReturnType<typeof stableCluster> {
+  const cluster = stableCluster(options);
+  cluster.net.isolate('c');
+  cluster.a.raw.propose(bytes('c misses this'));
+  cluster.net.settle();
+  cluster.a.raw.transferLeadership('c');
+  return cluster;
+}
+
 t.test('proposals are refused while a leadership transfer is in progress', async (t) => {
   // Reference: thesis section 3.10
-  const { net, a } = stableCluster();
-  net.isolate('c');
-  a.raw.propose(bytes('c misses this'));
-  net.settle();
-  a.raw.transferLeadership('c');
+  const { a } = transferToLaggingC();
   t.throws(() => a.raw.propose(bytes('x')), { name: 'RaftError', code: 'leadership_transfer_in_progress' });
   t.throws(() => a.raw.proposeMembership({ type: 'add_node', nodeId: 'd', context: '' }),
     { code: 'leadership_transfer_in_progress' });
@@ -159,11 +232,7 @@ t.test('proposals are refused while a leadership transfer is in progress', async
 
 t.test('a transfer that does not finish within an election timeout is abandoned', async (t) => {
   // Reference: thesis section 3.10
-  const { net, a } = stableCluster({ checkQuorum: true, preVote: true });
-  net.isolate('c');
-  a.raw.propose(bytes('c misses this'));
-  net.settle();
-  a.raw.transferLeadership('c');
+  const { net, a } = transferToLaggingC({ checkQuorum: true, preVote: true });
   net.tick(ET - 1);
   t.equal(a.raw.status().leadTransferee, 'c', 'still trying just before the timeout');
   net.tick(1);
@@ -180,6 +249,41 @@ t.test('hasLease() is false once timeout_now has been sent', async (t) => {
   t.ok(ofType(drain(a).messages, 'timeout_now').length === 1, 'timeout_now is out (and lost)');
   t.equal(a.raw.hasLease(), false);
   t.equal(role(a), 'leader');
+});
+
+t.test('a transfer whose timeout_now went out but did not win steps the leader down after an election timeout', async (t) => {
+  // Reference: thesis section 3.10 and section 6.4.1 (once timeout_now is out, the old leader's lease is gone)
+  const { net, a } = stableCluster();
+  const lost = (m: Message): boolean => m.type === 'timeout_now';
+  a.raw.transferLeadership('b');
+  net.settle(lost);
+  net.tick(ET - 1, lost);
+  t.match(a.raw.status(), { role: 'leader', leadTransferee: 'b' });
+  const sent = net.tick(1, lost);
+  t.match(a.raw.status(), { role: 'follower', leadTransferee: null, term: 2 });
+  t.same(sent.filter((m) => m.from === 'a' && m.type === 'heartbeat'), [], 'no heartbeat as it steps down');
+});
+
+t.test('a leader whose transfer is abandoned still sends its heartbeats in that tick', async (t) => {
+  // Reference: thesis section 3.10
+  const { net, a } = transferToLaggingC();
+  net.tick(ET - 1);
+  const sent = net.tick(1);
+  t.match(a.raw.status(), { role: 'leader', leadTransferee: null });
+  t.match(ofType(sent, 'heartbeat').filter((m) => m.from === 'a'), [{ to: 'b' }]);
+});
+
+t.test('only the vote requests of a transfer are marked as such', async (t) => {
+  // Reference: thesis section 3.10 (voters disregard their lease only for a transfer)
+  const n = newNode('a', { voters: ABC });
+  drain(n);
+  n.raw.campaign();
+  t.same(ofType(drain(n).messages, 'request_vote').map((m) => m.transfer), [false, false]);
+  const { net, a } = stableCluster();
+  const start = net.trace.length;
+  a.raw.transferLeadership('b');
+  net.settle();
+  t.same(ofType(net.trace.slice(start), 'request_vote').map((m) => [m.from, m.transfer]), [['b', true], ['b', true]]);
 });
 
 t.test('transferLeadership() without a target picks the voter with the highest match, the first one on a tie', async (t) => {
@@ -222,11 +326,7 @@ t.test('a transfer with no possible target is refused, naming the target', async
 
 t.test('asking again for the transfer in progress does not restart its timeout', async (t) => {
   // Reference: thesis section 3.10 (a transfer is abandoned one election timeout after it started)
-  const { net, a } = stableCluster();
-  net.isolate('c');
-  a.raw.propose(bytes('c misses this'));
-  net.settle();
-  a.raw.transferLeadership('c');
+  const { net, a } = transferToLaggingC();
   net.tick(4);
   a.raw.transferLeadership('c');
   t.same(ofType(drain(a).messages, 'append_entries'), [], 'nothing sent again');
@@ -234,6 +334,48 @@ t.test('asking again for the transfer in progress does not restart its timeout',
   t.equal(a.raw.status().leadTransferee, 'c');
   net.tick(1);
   t.match(a.raw.status(), { role: 'leader', leadTransferee: null }, 'abandoned one election timeout after the first request');
+});
+
+t.test('a transfer target gets timeout_now only once it holds the leader\'s last entry, however many batches that takes', async (t) => {
+  // Reference: thesis section 3.10
+  const net = newCluster(ABC, { maxAppendBytes: 1 });
+  const a = elect(net, 'a', appendsFrom('a', 'c'));
+  for (const s of ['x', 'y', 'z']) a.raw.propose(bytes(s));
+  net.settle(appendsFrom('a', 'c'));
+  const last = a.raw.status().lastIndex;
+  a.raw.transferLeadership('c');
+  const start = net.trace.length;
+  for (let i = 0; i < ET && role(net.node('c')) !== 'leader'; i++) net.tick();
+  const trace = net.trace.slice(start);
+  const acks = ofType(trace, 'append_entries_result').filter((m) => m.from === 'c' && m.success).map((m) => m.matchIndex);
+  t.same(acks.slice(0, 4), [4, 5, 6, 7], 'one entry per batch');
+  const timeoutNow = trace.findIndex((m) => m.type === 'timeout_now');
+  const caughtUp = trace.findIndex((m) => m.type === 'append_entries_result' && m.from === 'c' && m.matchIndex === last);
+  t.ok(caughtUp >= 0 && timeoutNow > caughtUp, `timeout_now (#${timeoutNow}) follows c's last acknowledgement (#${caughtUp})`);
+  t.equal(ofType(trace, 'timeout_now').length, 1);
+  t.same(net.leaders(), ['c']);
+});
+
+t.test('timeout_now from a server other than the leader is ignored', async (t) => {
+  // Reference: thesis section 3.10 (only the leader hands leadership over)
+  const { net } = stableCluster();
+  const b = net.node('b');
+  b.raw.step({ type: 'timeout_now', from: 'c', to: 'b', term: 2 });
+  t.match(b.raw.status(), { role: 'follower', term: 2, leaderId: 'a' });
+  b.raw.step({ type: 'timeout_now', from: 'a', to: 'b', term: 2 });
+  t.match(b.raw.status(), { role: 'candidate', term: 3 }, 'from its leader it campaigns at once');
+});
+
+t.test('a leader refuses reads while a leadership transfer is in progress, its own and forwarded ones', async (t) => {
+  // Reference: thesis section 6.4 and section 3.10 (the leader may be deposed at any moment)
+  const { net, a } = transferToLaggingC();
+  a.raw.readIndex('ra');
+  t.same(drain(a).ready.readStates, [{ requestId: 'ra', ok: false }]);
+  const b = net.node('b');
+  b.raw.readIndex('rb');
+  net.settle();
+  t.match(ofType(net.trace, 'read_index_result'), [{ from: 'a', to: 'b', requestId: 'rb', index: null }]);
+  t.same(b.readStates, [{ requestId: 'rb', ok: false }]);
 });
 
 // ---------------------------------------------------------------------------
@@ -326,6 +468,190 @@ t.test('a follower that installs a snapshot has applied everything up to its ind
   t.equal(n.raw.hasReady(), false);
   n.raw.step(appendEntries('a', 'c', 2, [10, 2], [entry(11, 2, 'after')], 11));
   t.same(drain(n).committed.map(text), ['after'], 'entries after the snapshot are applied next');
+});
+
+/** A stable a/b/c leader that compacted its log while c was cut off, with c now back and in snapshot state (its chunks dropped). */
+function followerNeedingSnapshot(opts: Parameters<typeof stableCluster>[0] = {}): { net: Network; a: TestNode; c: TestNode; snapIndex: number } {
+  const { net, a } = stableCluster(opts);
+  net.isolate('c');
+  for (const s of ['x', 'y']) a.raw.propose(bytes(s));
+  net.settle();
+  const snapIndex = a.raw.status().appliedIndex;
+  a.raw.reportSnapshot(snapIndex);
+  net.settle();
+  net.heal();
+  for (let i = 0; i < 3 && a.raw.status().progress.c?.state !== 'snapshot'; i++) net.tick(1, (m) => m.type === 'install_snapshot');
+  return { net, a, c: net.node('c'), snapIndex };
+}
+
+t.test('a snapshot chunk that gets no answer is sent again after two heartbeat intervals, not before', async (t) => {
+  // Reference: figure 13 (the leader retries InstallSnapshot as any RPC that gets no answer)
+  const { net, a } = followerNeedingSnapshot({ heartbeatIntervalTicks: 2 });
+  t.match(a.raw.status().progress.c, { state: 'snapshot' });
+  const sentAt: number[] = [];
+  for (let tick = 1; tick <= 12; tick++) {
+    net.tick(1, (m) => {
+      if (m.type !== 'install_snapshot') return false;
+      sentAt.push(tick);
+      return true;
+    });
+  }
+  t.equal(sentAt.length, 3, `sent at ticks ${sentAt.join(',')}`);
+  t.same(sentAt.slice(1).map((at, i) => at - (sentAt[i] ?? 0)), [4, 4], 'every two heartbeat intervals of two ticks');
+});
+
+t.test('a leader ignores an InstallSnapshot answer for a snapshot it is not sending', async (t) => {
+  // Reference: figure 13 (an answer to a duplicate or an older transfer must not disturb replication)
+  const { a, snapIndex } = followerNeedingSnapshot();
+  const answer = (from: string, snapshotIndex: number): Message => ({
+    type: 'install_snapshot_result', from, to: 'a', term: term(a), snapshotIndex, offset: 0, nextOffset: 0, installed: true,
+    seq: 0, sentTick: 0,
+  });
+  const before = a.raw.status().progress;
+  t.match(before, { b: { state: 'replicate' }, c: { state: 'snapshot' } });
+  a.raw.step(answer('c', snapIndex - 1));
+  a.raw.step(answer('b', snapIndex));
+  t.doesNotThrow(() => a.raw.step(answer('z', snapIndex)));
+  t.same(a.raw.status().progress, before);
+  t.same(drain(a).messages, []);
+  a.raw.step(answer('c', snapIndex));
+  t.match(a.raw.status().progress.c, { state: 'probe', match: snapIndex });
+  t.same(drain(a).messages.map((m) => `${m.type}->${m.to}`), ['append_entries->c'], 'the entries after the snapshot, to c only');
+});
+
+t.test('a follower being sent a snapshot that turns out to hold the snapshot\'s index goes back to plain replication', async (t) => {
+  // Reference: section 7 (a snapshot is needed only for entries the leader has discarded)
+  for (const [matchIndex, want] of [[-1, 'snapshot'], [0, 'replicate']] as const) {
+    const { a, snapIndex } = followerNeedingSnapshot();
+    t.equal(a.raw.status().firstIndex, snapIndex + 1);
+    a.raw.step(appendAck('c', 'a', term(a), snapIndex + matchIndex));
+    t.match(a.raw.status().progress.c, { state: want, match: snapIndex + matchIndex },
+      `an acknowledgement of ${snapIndex + matchIndex}, the snapshot being at ${snapIndex}`);
+    if (want === 'snapshot') t.same(drain(a).messages, [], 'the transfer goes on undisturbed');
+  }
+});
+
+t.test('a leader that takes a newer snapshot during a transfer sends the newer one instead', async (t) => {
+  // Reference: section 7 (the leader sends its current snapshot)
+  const { net, a, c, snapIndex } = followerNeedingSnapshot();
+  net.isolate('c');
+  a.raw.propose(bytes('z'));
+  net.settle();
+  const newer = a.raw.status().appliedIndex;
+  t.ok(newer > snapIndex);
+  a.raw.reportSnapshot(newer);
+  net.settle();
+  net.heal();
+  net.tick(4);
+  const sent = ofType(net.trace, 'install_snapshot').map((m) => m.snapshot.index);
+  t.equal(sent[sent.length - 1], newer);
+  t.equal(c.storage.snapshot().index, newer);
+  t.match(a.raw.status().progress.c, { state: 'probe', match: a.raw.status().lastIndex }, 'the leader knows c installed it');
+});
+
+t.test('a leader\'s heartbeats, snapshot chunks, timeout_now and read answers leave without waiting for its own write', async (t) => {
+  // Reference: thesis section 10.2.1 (they promise nothing the leader has not already made durable)
+  const early = (n: TestNode, type: Message['type']): { early: number; late: number } => {
+    const out = drain(n);
+    net.deliver(out.messages);
+    return { early: out.ready.messages.filter((m) => m.type === type).length, late: out.ready.persistedMessages.filter((m) => m.type === type).length };
+  };
+  const { net, a, c } = followerNeedingSnapshot();
+  a.raw.tick();
+  t.same(early(a, 'heartbeat'), { early: 2, late: 0 });
+  let chunks = { early: 0, late: 0 };
+  for (let i = 0; i < 4 && chunks.early + chunks.late === 0; i++) {
+    drain(net.node('b'));
+    net.deliver(drain(c).messages);
+    chunks = early(a, 'install_snapshot');
+    a.raw.tick();
+    net.deliver(drain(a).messages);
+  }
+  t.same(chunks, { early: 1, late: 0 });
+  net.settle();
+  const b = net.node('b');
+  b.raw.readIndex('rb');
+  net.deliver(drain(b).messages);
+  net.deliver(drain(a).messages);
+  net.deliver([...drain(b).messages, ...drain(c).messages]);
+  t.same(early(a, 'read_index_result'), { early: 1, late: 0 });
+  drain(b);
+  t.same(b.readStates, [{ requestId: 'rb', ok: true, index: commit(a) }]);
+  a.raw.transferLeadership('b');
+  t.same(early(a, 'timeout_now'), { early: 1, late: 0 });
+});
+
+/** A MemoryStorage whose snapshot bytes cannot be served until `serving` is set (Storage.snapshotChunk may return null). */
+class SlowSnapshotStorage extends MemoryStorage {
+  serving = false;
+
+  override snapshotChunk(offset: number, maxBytes: number): { data: Uint8Array; done: boolean } | null {
+    return this.serving ? super.snapshotChunk(offset, maxBytes) : null;
+  }
+}
+
+t.test('a leader whose storage cannot serve the snapshot yet sends nothing, and retries on a later heartbeat', async (t) => {
+  // Reference: section 7 (and the Storage contract: snapshotChunk may be null for a while)
+  const storage = new SlowSnapshotStorage();
+  storage.append(ABC.map((nodeId, i): Entry => ({ type: 'conf_change', term: 1, index: i + 1, change: { type: 'add_voter', nodeId, context: '' } })));
+  storage.setHardState({ term: 1, vote: null, commit: 3 });
+  const net = new Network([newNode('a', { voters: ABC, storage }), newNode('b', { voters: ABC }), newNode('c', { voters: ABC })]);
+  const a = elect(net, 'a');
+  net.isolate('c');
+  for (const s of ['x', 'y']) a.raw.propose(bytes(s));
+  net.settle();
+  const snapIndex = a.raw.status().appliedIndex;
+  a.raw.reportSnapshot(snapIndex);
+  net.settle();
+  net.heal();
+  net.tick(3);
+  t.same(ofType(net.trace, 'install_snapshot'), []);
+  t.match(a.raw.status().progress.c, { state: 'snapshot' });
+  storage.serving = true;
+  net.tick(3);
+  t.equal(net.node('c').storage.snapshot().index, snapIndex);
+});
+
+t.test('a snapshot exactly at the follower\'s commit index is acknowledged without staging it', async (t) => {
+  // Reference: figure 13 (receiver steps 6-7)
+  const n = newNode('c', { voters: ABC });
+  drain(n);
+  const atCommit: SnapshotMeta = { index: 3, term: 1, membership: { voters: [...ABC], learners: [] } };
+  n.raw.step(installSnapshot('a', 'c', 2, atCommit, 0, snapshotData(8, 3), true));
+  const out = drain(n);
+  t.match(ofType(out.messages, 'install_snapshot_result'), [{ snapshotIndex: 3, offset: 0, nextOffset: 0, installed: true }]);
+  t.same(out.ready.snapshotChunks, []);
+  t.equal(out.ready.snapshot, null);
+});
+
+t.test('a chunk of another snapshot than the one being received, or with none being received, is answered with offset 0', async (t) => {
+  // Reference: figure 13 (receiver steps 2-3: a transfer starts at offset 0)
+  const n = newNode('c', { voters: ABC });
+  drain(n);
+  const data = snapshotData(64, 10);
+  const send = (meta: SnapshotMeta, offset: number): { nextOffset: number | undefined; staged: number } => {
+    n.raw.step(installSnapshot('a', 'c', 2, meta, offset, data.subarray(offset, offset + 16), false));
+    const out = drain(n);
+    return { nextOffset: ofType(out.messages, 'install_snapshot_result')[0]?.nextOffset, staged: out.ready.snapshotChunks.length };
+  };
+  t.same(send(SNAP, 16), { nextOffset: 0, staged: 0 }, 'nothing being received');
+  t.same(send(SNAP, 0), { nextOffset: 16, staged: 1 });
+  t.same(send({ ...SNAP, index: 12 }, 16), { nextOffset: 0, staged: 0 }, 'another index');
+  t.same(send({ ...SNAP, term: 3 }, 16), { nextOffset: 0, staged: 0 }, 'another term');
+  t.same(send(SNAP, 16), { nextOffset: 32, staged: 1 }, 'the transfer in progress goes on');
+});
+
+t.test('a candidate that receives a snapshot chunk from a leader of its term follows it and takes the chunk', async (t) => {
+  // Reference: section 5.2 and figure 13
+  const n = newNode('c', { voters: ABC });
+  drain(n);
+  n.raw.campaign();
+  drain(n);
+  n.raw.step(installSnapshot('a', 'c', 2, SNAP, 0, snapshotData(8, 10), true));
+  t.match(n.raw.status(), { role: 'follower', term: 2, leaderId: 'a' });
+  const out = drain(n);
+  t.match(out.ready.snapshot, { index: 10 });
+  t.match(ofType(out.messages, 'install_snapshot_result'), [{ to: 'a', snapshotIndex: 10, installed: true }]);
 });
 
 t.test('a chunk out of order is answered with the offset the follower expects', async (t) => {
@@ -537,6 +863,84 @@ t.test('a leader that removes itself leads until the removal commits, then steps
   t.ok(term(net.node(leaders[0] ?? 'b')) > before);
 });
 
+/** A stable a/b/c leader that has proposed `x`, had b and c store it, and then its own removal; the acknowledgements of x are held. */
+function removingItself(): { net: Network; a: TestNode; x: number; removal: number; acks: Message[] } {
+  const { net, a } = stableCluster();
+  const x = a.raw.propose(bytes('x')).index;
+  net.deliver(drain(a).messages);
+  const acks = [...drain(net.node('b')).messages, ...drain(net.node('c')).messages];
+  const removal = a.raw.proposeMembership({ type: 'remove_node', nodeId: 'a' }).index;
+  return { net, a, x, removal, acks };
+}
+
+t.test('a leader that removed itself keeps leading while entries before the removal commit', async (t) => {
+  // Reference: thesis section 4.2.2
+  const { net, a, x, removal, acks } = removingItself();
+  net.deliver(acks);
+  t.equal(commit(a), x);
+  t.equal(role(a), 'leader', 'the removal has not committed yet');
+  net.settle();
+  t.ok(commit(net.node('b')) >= removal);
+  t.equal(role(a), 'follower');
+});
+
+t.test('a leader that removed itself hands over to the first voter holding its whole log, or to nobody', async (t) => {
+  // Reference: thesis section 4.2.2 (and section 3.10 for the handover)
+  const timeoutNows = (a: TestNode): string[] => ofType(drain(a).messages, 'timeout_now').map((m) => m.to);
+  {
+    const { net, a, acks } = removingItself();
+    net.deliver(acks);
+    const out = drain(a);
+    net.deliver(out.messages);
+    const held = [...drain(net.node('b')).messages, ...drain(net.node('c')).messages];
+    net.deliver(held);
+    t.equal(role(a), 'follower');
+    t.same(timeoutNows(a), ['b'], 'b and c both hold everything: the first one');
+  }
+  for (const only of ['c', null] as const) {
+    const { net, a, removal, acks } = removingItself();
+    net.deliver(acks);
+    net.deliver(drain(a).messages);
+    const removalAcks = new Map(['b', 'c'].map((id) => [id, drain(net.node(id)).messages]));
+    const y = a.raw.propose(bytes('y')).index;
+    t.equal(y, removal + 1);
+    const toC = ofType(drain(a).messages, 'append_entries').filter((m) => m.to === 'c');
+    if (only === 'c') {
+      net.deliver(toC);
+      net.deliver(drain(net.node('c')).messages);
+    } else {
+      net.deliver(removalAcks.get('c') ?? []);
+    }
+    t.equal(role(a), 'leader');
+    net.deliver(removalAcks.get('b') ?? []);
+    t.equal(commit(a), removal);
+    t.equal(role(a), 'follower');
+    t.same(timeoutNows(a), only === null ? [] : [only], only === null ? 'nobody holds y' : 'only c holds y');
+  }
+});
+
+t.test('a caught-up learner is not promoted while a leadership transfer is in progress', async (t) => {
+  // Reference: thesis section 4.2.1 and section 3.10
+  const { net, a, d } = clusterWithNewcomer();
+  net.isolate('c', 'd');
+  a.raw.propose(bytes('c misses this'));
+  a.raw.proposeMembership({ type: 'add_node', nodeId: 'd', context: 'd:1' });
+  net.settle();
+  a.raw.transferLeadership('c');
+  net.heal();
+  net.isolate('c');
+  net.tick(2);
+  t.equal(d.raw.status().lastIndex, a.raw.status().lastIndex, 'd holds everything');
+  t.same(a.raw.status().membership, { voters: ['a', 'b', 'c'], learners: ['d'] });
+  net.tick(ET);
+  t.equal(a.raw.status().leadTransferee, null, 'the transfer was abandoned');
+  a.raw.propose(bytes('then d acknowledges'));
+  net.settle();
+  t.same(a.raw.status().membership, { voters: ['a', 'b', 'c', 'd'], learners: [] });
+  const promote = storedEntries(a).filter((e) => e.type === 'conf_change').pop();
+  t.same(promote?.type === 'conf_change' ? promote.change : null, { type: 'promote', nodeId: 'd', context: '' });
+});
+
 t.test('a server removed from the configuration does not campaign', async (t) => {
   // Reference: thesis section 4.2.2
   const { net, a } = stableCluster();
@@ -632,6 +1036,54 @@ t.test('readIndex on a server that knows no leader fails at once, without sendin
   t.same(out.messages, []);
 });
 
+t.test('acknowledgements of heartbeats sent before a read do not confirm it', async (t) => {
+  // Reference: thesis section 6.4 (step 3: a new round of heartbeats after the read index is recorded)
+  const { net, a } = stableCluster();
+  a.raw.tick();
+  net.deliver(drain(a).messages);
+  const oldAcks = [...drain(net.node('b')).messages, ...drain(net.node('c')).messages];
+  t.equal(ofType(oldAcks, 'heartbeat_result').length, 2);
+  a.raw.readIndex('r1');
+  net.deliver(oldAcks);
+  const out = drain(a);
+  t.same(out.ready.readStates, [], 'answers to the earlier round');
+  t.equal(ofType(out.messages, 'heartbeat').length, 2, 'the read\'s own round');
+  net.deliver(out.messages);
+  net.settle();
+  t.same(a.readStates, [{ requestId: 'r1', ok: true, index: commit(a) }]);
+});
+
+t.test('a follower asked for a read index refuses, and a server that is not leader records refusals and answers', async (t) => {
+  // Reference: thesis section 6.4 (only the leader serves reads; a refusal tells the client to retry)
+  const { net } = stableCluster();
+  const b = net.node('b');
+  b.raw.step({ type: 'read_index', from: 'c', to: 'b', term: 2, requestId: 'rc' });
+  const out = drain(b);
+  t.same(ofType(out.messages, 'read_index_result'), [{ type: 'read_index_result', from: 'b', to: 'c', term: 2, requestId: 'rc', index: null }]);
+  t.same(out.ready.readStates, []);
+  b.raw.step({ type: 'read_index_result', from: 'a', to: 'b', term: 2, requestId: 'r1', index: null });
+  b.raw.step({ type: 'read_index_result', from: 'a', to: 'b', term: 2, requestId: 'r2', index: 4 });
+  t.same(drain(b).ready.readStates, [{ requestId: 'r1', ok: false }, { requestId: 'r2', ok: true, index: 4 }]);
+});
+
+t.test('a pre-candidate still records the answer to a read it forwarded, and refuses reads asked of it', async (t) => {
+  // Reference: thesis section 6.4 and section 9.6 (a pre-candidate keeps its term)
+  const n = newNode('b', { voters: ABC, preVote: true });
+  drain(n);
+  n.raw.step(heartbeat('a', 'b', 1, 3));
+  n.raw.readIndex('r1');
+  t.match(ofType(drain(n).messages, 'read_index'), [{ to: 'a', requestId: 'r1' }]);
+  for (let i = 0; i < 2 * ET && role(n) === 'follower'; i++) n.raw.tick();
+  t.match(n.raw.status(), { role: 'pre_candidate', term: 1 });
+  drain(n);
+  n.raw.step({ type: 'read_index_result', from: 'a', to: 'b', term: 1, requestId: 'r1', index: 3 });
+  n.raw.step({ type: 'read_index', from: 'c', to: 'b', term: 1, requestId: 'rc' });
+  const out = drain(n);
+  t.same(out.ready.readStates, [{ requestId: 'r1', ok: true, index: 3 }]);
+  t.match(ofType(out.messages, 'read_index_result'), [{ to: 'c', requestId: 'rc', index: null }]);
+  t.equal(role(n), 'pre_candidate');
+});
+
 t.test('a leader that loses leadership fails its pending reads', async (t) => {
   // Reference: thesis section 6.4
   const { net, a } = stableCluster();
@@ -683,4 +1135,12 @@ t.test('ready() twice without advance(), or advance() without ready(), asserts',
   t.throws(() => n.raw.ready(), { code: 'ERR_ASSERTION' });
   n.raw.advance();
   t.throws(() => n.raw.advance(), { code: 'ERR_ASSERTION' });
+});
+
+t.test('a leader stepped with InstallSnapshot or TimeoutNow of its own term asserts (Election Safety)', async (t) => {
+  // Reference: section 5.2 (figure 3, Election Safety)
+  const { a } = stableCluster();
+  t.throws(() => a.raw.step(installSnapshot('b', 'a', term(a), SNAP, 0, snapshotData(8, 10), true)), { code: 'ERR_ASSERTION' });
+  const { a: a2 } = stableCluster();
+  t.throws(() => a2.raw.step({ type: 'timeout_now', from: 'c', to: 'a', term: term(a2) }), { code: 'ERR_ASSERTION' });
 });
