@@ -140,4 +140,10 @@ t.test('debug/cluster, health and ready describe the node', async (t) => {
   t.equal((await call('GET', '/nowhere')).body?.['code'], 'not_found');
   const docs = await call('GET', '/docs/json');
   t.ok((docs.body?.['paths'] as Record<string, unknown>)['/jobs'], 'OpenAPI lists /jobs');
+  // The UI's static files come through @fastify/static, whose dependencies declare Node 22: check they serve on 20.
+  const ui = await solo.node.app.inject({ method: 'GET', url: '/docs' });
+  t.equal(ui.statusCode, 200);
+  t.match(ui.body, /swagger-ui/i);
+  const css = await solo.node.app.inject({ method: 'GET', url: '/docs/static/swagger-ui.css' });
+  t.equal(css.statusCode, 200, 'a static file of the UI');
 });
