@@ -57,7 +57,7 @@ export class ProposalTracker {
   }
 
   /** A snapshot replaced the state through `index`: whether a waiting proposal is in it cannot be told. */
-  appliedThrough(index: number, _term: number | null): void {
+  appliedThrough(index: number): void {
     for (const [at, waiter] of this.#waiters) {
       if (at > index) continue;
       this.#waiters.delete(at);
@@ -68,6 +68,6 @@ export class ProposalTracker {
 
   /** Shutting down: nobody will learn the outcome here. */
   abortAll(): void {
-    this.appliedThrough(Number.MAX_SAFE_INTEGER, null);
+    this.appliedThrough(Number.MAX_SAFE_INTEGER);
   }
 }

@@ -261,7 +261,7 @@ export class RaftRunner {
     assert.equal(this.#sm.appliedIndex(), meta.index, 'state machine restored to another index');
     this.#lastSnapshotIndex = meta.index;
     for (const [id, address] of this.#sm.memberAddresses()) this.#transport.setPeerAddress(id, address);
-    this.#proposals.appliedThrough(meta.index, null);
+    this.#proposals.appliedThrough(meta.index);
     this.#options.logger.info({ index: meta.index, term: meta.term }, 'restored snapshot');
     this.#releaseAppliedWaiters();
   }

@@ -12,6 +12,7 @@ import { BatchCreateBody, CreateJobBody, ErrorResponse, JobResponse, ListJobsQue
 import type { JobPage, ListFilter } from '../../store/queries.js';
 import type { AppDeps } from '../app.js';
 import { requireWrite } from '../auth.js';
+import { ApiError } from '../errors.js';
 import { jobToResponse, toRfc3339 } from '../serializers.js';
 
 /** The store's read side, as the routes use it. */
@@ -49,7 +50,7 @@ export async function jobRoutes(app: FastifyInstance, deps: Deps): Promise<void>
   const localJob = async (request: FastifyRequest, id: string, strong: boolean): Promise<Job> => {
     if (strong) await cluster.readBarrier();
     const job = jobs.getJob(request.caller.tenant, id);
-    if (job === undefined) throw new ApiErrorWithCode('job_not_found', `no job ${id}`);
+    if (job === undefined) throw new ApiError('job_not_found', `no job ${id}`);
     return job;
   };
 
@@ -70,9 +71,9 @@ export async function jobRoutes(app: FastifyInstance, deps: Deps): Promise<void>
       case 'exists':
         return reply.code(created.status === 'created' ? 201 : 200).send(jobToResponse(created.job as Job));
       case 'conflict':
-        throw new ApiErrorWithCode('id_conflict', `job ${created.id} exists with another body`);
+        throw new ApiError('id_conflict', `job ${created.id} exists with another body`);
       case 'over_capacity':
-        throw new ApiErrorWithCode('over_capacity', `the cluster holds MAX_JOBS (${limits.maxJobs}) jobs`);
+        throw new ApiError('over_capacity', `the cluster holds MAX_JOBS (${limits.maxJobs}) jobs`);
     }
   });
 
@@ -126,7 +127,7 @@ export async function jobRoutes(app: FastifyInstance, deps: Deps): Promise<void>
       requireWrite(request.caller);
       const { id } = request.params as { id: string };
       const result = await propose({ type: 'delete_job', tenant: request.caller.tenant, proposedAtMs: Date.now(), id });
-      if (result.type === 'refused') throw new ApiErrorWithCode(result.code, result.message);
+      if (result.type === 'refused') throw new ApiError(result.code, result.message);
       return reply.code(204).send();
     });
 
@@ -163,24 +164,13 @@ export async function jobRoutes(app: FastifyInstance, deps: Deps): Promise<void>
     });
 }
 
-/** Raises a domain code the error handler maps (job_not_found, id_conflict, ...). */
-class ApiErrorWithCode extends Error {
-  readonly code: string;
-
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'JobRouteError';
-    this.code = code;
-  }
-}
-
 function isStrong(request: FastifyRequest): boolean {
   return (request.query as { consistency?: string } | undefined)?.consistency === 'strong';
 }
 
 function jobOf(result: CommandResult): Job {
   if (result.type === 'job') return result.job;
-  if (result.type === 'refused') throw new ApiErrorWithCode(result.code, result.message);
+  if (result.type === 'refused') throw new ApiError(result.code, result.message);
   throw new Error(`unexpected result ${result.type}`);
 }
 
