@@ -5,7 +5,12 @@ import type { Logger as PinoLogger } from 'pino';
 import { buildApp } from './api/app.js';
 import type { Config } from './config/load.js';
 import * as limits from './config/limits.js';
+import type { CommandResult, FireEvent } from './jobs/commands.js';
+import { encodeCommand } from './jobs/codec.js';
 import { RaftService } from './raft/index.js';
+import { systemClock } from './scheduler/clock.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { WebhookClient } from './scheduler/webhook-client.js';
 import { JobQueries } from './store/queries.js';
 import { StateMachine } from './store/state-machine.js';
 
@@ -14,6 +19,7 @@ export interface RunningNode {
   readonly app: FastifyInstance;
   readonly raft: RaftService;
   readonly store: StateMachine;
+  readonly scheduler: Scheduler;
   /** The ports actually bound (a test may ask for port 0). */
   readonly httpPort: number;
   readonly raftPort: number;
@@ -58,19 +64,25 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     peerBodyBytesMax: limits.peerBodyBytesMax, proposalTimeoutMs: limits.proposalTimeoutMs,
     logger: log.child({ module: 'raft' }), onFatal,
   }, store);
+  const jobs = new JobQueries(store);
+  const { scheduler, webhooks } = startScheduler(config, raft, store, jobs, log);
   const app = await buildApp({
     apiTokens: config.apiTokens, bodyBytesMax: limits.clientBodyBytesMax, logger: log.child({ module: 'api' }), onFatal,
     https: clientTls,
   }, {
     cluster: raft,
-    jobs: new JobQueries(store),
-    scheduler: { status: () => ({ slots: 0, jobsQueued: 0, nextFireAtMs: null, inFlight: 0 }) },
+    jobs,
+    firing: jobs,
+    scheduler: {
+      status: () => ({ ...scheduler.status(), running: scheduler.isRunning(), firingPaused: store.firingPaused() }),
+    },
     store,
     limits: {
       maxJobs: config.maxJobs, maxPayloadBytes: config.maxPayloadBytes, denyPrivateWebhooks: config.webhookDenyPrivate,
       batchJobsMax: limits.batchJobsMax, listLimitDefault: limits.listLimitDefault,
       scheduleCountDefault: limits.scheduleCountDefault, scheduleCountMax: limits.scheduleCountMax,
-      proposalBytesMax: limits.proposalBatchBytesMax,
+      proposalBytesMax: limits.proposalBatchBytesMax, executionsPerJob: config.executionsPerJob,
+      deadLettersPageMax: limits.deadLettersPageMax,
     },
   });
   await app.listen({ host: config.httpHost, port: config.httpPort });
@@ -82,9 +94,11 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    scheduler.stop('node closing');
     await app.close();
     await raft.close();
     await store.close();
+    await webhooks.close();
     log.info({}, 'node stopped');
   };
   raft.onRemoved(() => {
@@ -95,12 +109,64 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     await join(config.joinUrl, config.nodeId, advertiseAddress(config.advertiseHost, raft.raftPort()), config, log);
   }
   return {
-    config, app, raft, store, httpPort, raftPort: raft.raftPort(), close,
+    config, app, raft, store, scheduler, httpPort, raftPort: raft.raftPort(), close,
     shutdown: async () => {
+      // Attempts in progress end and are recorded first, so the next leader sends none of them again.
+      if (raft.status().membership.voters.length > 1) await scheduler.drain(limits.drainTimeoutMs);
       await handOver(raft, log);
       await close();
     },
   };
+}
+
+/** The leader-only scheduler, fed by the store's changes and started or stopped by each role change. */
+function startScheduler(config: Config, raft: RaftService, store: StateMachine, jobs: JobQueries, log: PinoLogger):
+{ scheduler: Scheduler; webhooks: WebhookClient } {
+  const webhooks = new WebhookClient({
+    denyPrivate: config.webhookDenyPrivate, connectionsPerOrigin: limits.webhookConnectionsPerOrigin,
+    now: () => systemClock.nowMs(),
+  });
+  const proposeEvents = async (events: readonly FireEvent[]): Promise<readonly boolean[]> => {
+    const result = await raft.proposeHere(encodeCommand({
+      type: 'fire_events', proposedAtMs: systemClock.nowMs(), nodeId: config.nodeId, events,
+      executionsPerJob: config.executionsPerJob,
+    })) as CommandResult;
+    if (result.type !== 'fire_events') throw new Error(`fire_events answered ${result.type}`);
+    return result.applied;
+  };
+  const scheduler = new Scheduler({
+    nodeId: config.nodeId, slotGapMs: config.slotGapMs, nearWindowMs: limits.nearSlotsHeld * config.slotGapMs,
+    catchupGraceMs: limits.catchupGraceMs, catchupFiresMax: limits.catchupFiresMax,
+    catchupScanFiresMax: limits.catchupScanFiresMax, inFlightMax: limits.webhooksInFlightMax,
+    eventsPerEntryMax: limits.fireEventsPerEntryMax, claimLeadMs: limits.claimLeadMs, leaseCheckMs: limits.leaseCheckMs,
+    indexPageFires: limits.indexPageFires,
+  }, {
+    store: {
+      getJob: (tenant, id) => jobs.getJob(tenant, id),
+      dueFirePage: (fromMs, toMs, afterKey, limit) => jobs.dueFirePage(fromMs, toMs, afterKey, limit),
+      inFlightFires: () => jobs.inFlightFires(),
+      firingPaused: () => store.firingPaused(),
+    },
+    lease: { hasLease: () => raft.hasLease(), barrier: () => raft.readBarrier() },
+    clock: systemClock, random: Math.random, signingSecret: config.webhookSigningSecret, webhooks, proposeEvents,
+    logger: log.child({ module: 'scheduler' }),
+  });
+  store.onChanges((changes) => scheduler.noteChanges(changes));
+  // A leader rebuilds once per term; a role change that keeps the same leader and term changes nothing.
+  let leadingTerm: number | null = null;
+  const follow = (role: string, term: number): void => {
+    if (role === 'leader' && leadingTerm !== term) {
+      leadingTerm = term;
+      scheduler.lead();
+    } else if (role !== 'leader' && leadingTerm !== null) {
+      leadingTerm = null;
+      scheduler.stop(`became ${role}`);
+    }
+  };
+  raft.onRoleChange((change) => follow(change.role, change.term));
+  const s = raft.status();
+  follow(s.role, s.term);
+  return { scheduler, webhooks };
 }
 
 /** Reads the PEM files named by TLS_* and PEER_TLS_* (the config checked that they come in complete sets). */

@@ -9,6 +9,8 @@ import { authenticate } from './auth.js';
 import { installErrorHandler } from './errors.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { healthRoutes } from './routes/health.js';
+import type { FiringPort } from './routes/firing.js';
+import { firingRoutes } from './routes/firing.js';
 import type { JobLimits, JobsPort } from './routes/jobs.js';
 import { jobRoutes } from './routes/jobs.js';
 
@@ -26,9 +28,11 @@ export interface ClusterPort {
   transferLeadership(to: string | null): Promise<void>;
 }
 
-/** The scheduler's view for /debug/cluster; before the scheduler runs it reports an idle heap. */
+/** The scheduler's view for /debug/cluster; only the leader's runs. */
 export interface SchedulerStatusPort {
-  status(): { slots: number; jobsQueued: number; nextFireAtMs: number | null; inFlight: number };
+  status(): {
+    slots: number; jobsQueued: number; nextFireAtMs: number | null; inFlight: number; running: boolean; firingPaused: boolean;
+  };
 }
 
 export interface AppOptions {
@@ -44,6 +48,7 @@ export interface AppOptions {
 export interface AppDeps {
   readonly cluster: ClusterPort;
   readonly jobs: JobsPort;
+  readonly firing: FiringPort;
   readonly scheduler: SchedulerStatusPort;
   /** The store's applied index and job count, for /ready and /debug/cluster. */
   readonly store: { appliedIndex(): number; jobCount(): number };
@@ -84,6 +89,7 @@ export async function buildApp(options: AppOptions, deps: AppDeps): Promise<Fast
     });
     await clusterRoutes(authed, deps);
     await jobRoutes(authed, deps);
+    await firingRoutes(authed, { ...deps, firingLimits: deps.limits });
   });
   return app;
 }

@@ -22,6 +22,7 @@ export const errorStatus = {
   unauthorized: 401,
   forbidden: 403,
   job_not_found: 404,
+  dead_letter_not_found: 404,
   node_not_found: 404,
   not_found: 404,
   id_conflict: 409,

@@ -1,6 +1,7 @@
 // Jobs to their API shape (SPEC §2 field names); the one place where instants become RFC 3339 text.
 import type { Job } from '../jobs/job.js';
 import type { JobResponse } from '../jobs/schema.js';
+import type { DeadLetter, ExecutionRecord } from '../store/queries.js';
 
 /** An epoch-ms instant as RFC 3339 UTC with milliseconds: `2026-11-26T10:00:00.000Z`. */
 export function toRfc3339(atMs: number): string {
@@ -50,5 +51,34 @@ export function jobToResponse(job: Job): JobResponse {
     updated_at: toRfc3339(job.updatedAtMs),
     run_count: job.runCount,
     consecutive_failures: job.consecutiveFailures,
+  };
+}
+
+/** One execution record of `GET /jobs/{id}/executions` (SPEC §2 field names). */
+export function executionToResponse(record: ExecutionRecord): Record<string, unknown> {
+  return {
+    fire_id: record.fireId,
+    scheduled_at: toRfc3339(record.scheduledAtMs),
+    attempt: record.attempt,
+    started_at: toRfc3339OrNull(record.startedAtMs),
+    finished_at: toRfc3339OrNull(record.finishedAtMs),
+    node_id: record.nodeId,
+    status: record.status,
+    http_status: record.httpStatus,
+    duration_ms: record.durationMs,
+    error: record.error,
+  };
+}
+
+/** One dead letter of `GET /dead-letters`. */
+export function deadLetterToResponse(letter: DeadLetter): Record<string, unknown> {
+  return {
+    fire_id: letter.fireId,
+    job_id: letter.jobId,
+    scheduled_at: toRfc3339(letter.scheduledAtMs),
+    attempts: letter.attempts,
+    error: letter.error,
+    dead_at: toRfc3339(letter.deadAtMs),
+    node_id: letter.nodeId,
   };
 }

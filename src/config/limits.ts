@@ -51,12 +51,33 @@ export const pendingReadsMax = 10_000;
 // ---------------------------------------------------------------------------
 // Scheduler
 
-/** Jobs firing within this window of now are kept in the in-memory slot heap. */
-export const nearSlotWindowMs = 60_000;
+/** Slots (SLOT_GAP wide) ahead of now whose fires are kept in the in-memory heap; later ones stay on disk. */
+export const nearSlotsHeld = 6;
 /** Webhook attempts in flight at once on the leader. */
 export const webhooksInFlightMax = 1000;
 /** Missed fires that `catchup: fire_all` sends for one job; the rest are recorded `missed` (SPEC §4). */
 export const catchupFiresMax = 100;
+/**
+ * A fire at most this late is simply late (a failover, a busy loop) and is sent; a later one was missed while no
+ * leader could fire, and its job's `catchup` decides. Several election timeouts, so a failover never skips.
+ */
+export const catchupGraceMs = 10_000;
+/** Overdue fires of one job listed in one catch-up plan; a longer backlog is passed in several entries. */
+export const catchupScanFiresMax = 10_000;
+/** Fire events (claims, attempts, results) in one `fire_events` entry. */
+export const fireEventsPerEntryMax = 5000;
+/** An at_most_once fire is claimed through Raft this long before its time, so the claim does not make it late. */
+export const claimLeadMs = 100;
+/** How often an otherwise idle scheduler checks its leader lease. */
+export const leaseCheckMs = 50;
+/** Next-fire index keys read per page while loading slots. */
+export const indexPageFires = 10_000;
+/** Keep-alive connections per webhook origin. */
+export const webhookConnectionsPerOrigin = 64;
+/** Dead letters in one page of `GET /dead-letters`. */
+export const deadLettersPageMax = 1000;
+/** How long a SIGTERM'd leader waits for attempts in progress to end and be recorded before it hands over. */
+export const drainTimeoutMs = 5000;
 
 /** Converts a duration to whole Raft ticks, at least one, so that no timer is ever zero ticks long. */
 export function toTicks(ms: number): number {
@@ -71,7 +92,9 @@ export const limits = {
   batchJobsMax, listLimitMax, listLimitDefault, scheduleCountMax, scheduleCountDefault, clientBodyBytesMax,
   payloadBytesMax, jobBytesTypical, forwardTimeoutMs, proposalTimeoutMs, raftTickMs, inflightAppendsMax,
   appendBytesMax, snapshotChunkBytes, uncommittedBytesMax, proposalBatchBytesMax, snapshotEntriesThreshold,
-  peerBodyBytesMax, pendingReadsMax, nearSlotWindowMs, webhooksInFlightMax, catchupFiresMax,
+  peerBodyBytesMax, pendingReadsMax, nearSlotsHeld, webhooksInFlightMax, catchupFiresMax, catchupGraceMs,
+  catchupScanFiresMax, fireEventsPerEntryMax, claimLeadMs, leaseCheckMs, indexPageFires, webhookConnectionsPerOrigin,
+  deadLettersPageMax, drainTimeoutMs,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };
@@ -97,6 +120,10 @@ export function assertLimitRelations(l: Limits): void {
   // A leader must accept at least one full proposal batch, or a big write would wait forever.
   assert.ok(l.proposalBatchBytesMax <= l.uncommittedBytesMax,
     'limits: proposalBatchBytesMax must be at most uncommittedBytesMax');
+  // fire_all's last catchupFiresMax fires must fit one plan, or they would be passed before they are listed.
+  assert.ok(l.catchupFiresMax < l.catchupScanFiresMax, 'limits: catchupFiresMax must be below catchupScanFiresMax');
+  // The heap holds the current slot and at least one more, so a fire is loaded before its slot begins.
+  assert.ok(l.nearSlotsHeld >= 2, 'limits: nearSlotsHeld must be at least 2');
   // A follower's forward waits for the leader's own proposal timeout, so it must not give up first.
   assert.ok(l.forwardTimeoutMs >= l.proposalTimeoutMs, 'limits: forwardTimeoutMs must be at least proposalTimeoutMs');
 }

@@ -6,6 +6,7 @@ import { Packr } from 'msgpackr';
 import type { Command, CommandType, CreateJobsCommand, UpdateJobCommand } from './commands.js';
 import type { JobSpec } from './job.js';
 import { jsonProblem } from './json.js';
+import { fireResults } from './fire.js';
 import {
   catchupPolicies, deliveryModes, jobIdPattern, jobTypes, overlapPolicies, webhookMethods,
 } from './schema.js';
@@ -63,6 +64,7 @@ const JobSpecShape = Type.Object({
 
 const stamp = { proposedAtMs: SafeInteger(), tenant: Type.String({ minLength: 1 }) };
 const JobId = Type.String({ pattern: jobIdPattern });
+const fireRef = { tenant: Type.String({ minLength: 1 }), jobId: JobId, scheduledAtMs: SafeInteger() };
 const jobIdCommand = <T extends CommandType>(type: T) => Type.Object({ type: Type.Literal(type), ...stamp, id: JobId }, strict);
 
 /** One schema per command type; the mapped type makes a new command without a schema a compile error. */
@@ -81,6 +83,31 @@ const commandShapes: { readonly [K in CommandType]: TSchema } = {
   pause_job: jobIdCommand('pause_job'),
   resume_job: jobIdCommand('resume_job'),
   cancel_job: jobIdCommand('cancel_job'),
+  trigger_job: jobIdCommand('trigger_job'),
+  redrive_fire: Type.Object({ type: Type.Literal('redrive_fire'), ...stamp, fireId: Type.String({ minLength: 3, maxLength: 160 }) }, strict),
+  set_firing: Type.Object({ type: Type.Literal('set_firing'), ...stamp, paused: Type.Boolean() }, strict),
+  fire_events: Type.Object({
+    type: Type.Literal('fire_events'),
+    proposedAtMs: SafeInteger(),
+    nodeId: Type.String({ minLength: 1 }),
+    events: Type.Array(Type.Union([
+      Type.Object({ kind: Type.Literal('start'), ...fireRef, manual: Type.Boolean() }, strict),
+      Type.Object({
+        kind: Type.Literal('pass'), ...fireRef, untilMs: SafeInteger(), count: SafeInteger(1),
+        result: literals(['skipped', 'missed'] as const),
+      }, strict),
+      Type.Object({
+        kind: Type.Literal('attempt'), ...fireRef, attempt: SafeInteger(1), startedAtMs: SafeInteger(),
+        finishedAtMs: SafeInteger(), succeeded: Type.Boolean(), httpStatus: Type.Union([SafeInteger(), Type.Null()]),
+        error: Type.Union([Type.String(), Type.Null()]),
+      }, strict),
+      Type.Object({
+        kind: Type.Literal('finish'), ...fireRef, result: literals(fireResults), attempts: SafeInteger(),
+        error: Type.Union([Type.String(), Type.Null()]),
+      }, strict),
+    ])),
+    executionsPerJob: SafeInteger(1),
+  }, strict),
 };
 
 const commandChecks = new Map(Object.entries(commandShapes).map(([type, shape]) => [type, TypeCompiler.Compile(shape)]));

@@ -6,6 +6,7 @@
 //
 // To add a command: add its interface here and to `Command`, then its schema in codec.ts (the compiler asks for it).
 import type { JobErrorCode } from './errors.js';
+import type { FireResult } from './fire.js';
 import type { Job, JobSpec } from './job.js';
 
 interface Stamped {
@@ -52,13 +53,64 @@ export type PauseJobCommand = JobIdCommand<'pause_job'>;
 export type ResumeJobCommand = JobIdCommand<'resume_job'>;
 export type CancelJobCommand = JobIdCommand<'cancel_job'>;
 
+/** `POST /jobs/{id}/trigger`: one fire now, outside the schedule, queued for the leader's scheduler. */
+export type TriggerJobCommand = JobIdCommand<'trigger_job'>;
+
+/** `POST /dead-letters/{fire_id}/redrive`: the dead letter goes, and its fire is queued again from attempt 1. */
+export interface RedriveFireCommand extends Stamped {
+  readonly type: 'redrive_fire';
+  readonly fireId: string;
+}
+
+/** `POST /cluster/pause-firing` and `/resume-firing`: stop or restart all firing, cluster-wide. */
+export interface SetFiringCommand extends Stamped {
+  readonly type: 'set_firing';
+  readonly paused: boolean;
+}
+
+/** Names one fire of one job. */
+interface FireRef {
+  readonly tenant: string;
+  readonly jobId: string;
+  readonly scheduledAtMs: number;
+}
+
+/**
+ * One step of a fire, as the leader's scheduler reports it (see fire.ts). `start` claims a fire (a scheduled one
+ * advances its job; `manual` marks a trigger or redrive); `pass` records scheduled fires from `scheduledAtMs` up
+ * to `untilMs` that were not sent; `attempt` is one HTTP try; `finish` ends a fire in flight.
+ */
+export type FireEvent =
+  | FireRef & { readonly kind: 'start'; readonly manual: boolean }
+  | FireRef & { readonly kind: 'pass'; readonly untilMs: number; readonly count: number; readonly result: 'skipped' | 'missed' }
+  | FireRef & {
+    readonly kind: 'attempt'; readonly attempt: number; readonly startedAtMs: number; readonly finishedAtMs: number;
+    readonly succeeded: boolean; readonly httpStatus: number | null; readonly error: string | null;
+  }
+  | FireRef & { readonly kind: 'finish'; readonly result: FireResult; readonly attempts: number; readonly error: string | null };
+
+/** Many fire events in one entry: outcomes are batched so a thousand fires a second cost a few entries. */
+export interface FireEventsCommand {
+  readonly type: 'fire_events';
+  readonly proposedAtMs: number;
+  /** The leader that fired: every execution record names it. */
+  readonly nodeId: string;
+  readonly events: readonly FireEvent[];
+  /** EXECUTIONS_PER_JOB of the proposing node: older records are pruned when applying. */
+  readonly executionsPerJob: number;
+}
+
 export type Command =
   | CreateJobsCommand
   | UpdateJobCommand
   | DeleteJobCommand
   | PauseJobCommand
   | ResumeJobCommand
-  | CancelJobCommand;
+  | CancelJobCommand
+  | TriggerJobCommand
+  | RedriveFireCommand
+  | SetFiringCommand
+  | FireEventsCommand;
 
 export type CommandType = Command['type'];
 
@@ -70,4 +122,8 @@ export type CommandResult =
   | { readonly type: 'created'; readonly jobs: readonly { readonly id: string; readonly status: CreateStatus; readonly job: Job | null }[] }
   | { readonly type: 'job'; readonly job: Job }
   | { readonly type: 'deleted'; readonly id: string }
+  | { readonly type: 'queued'; readonly fireId: string }
+  | { readonly type: 'firing'; readonly paused: boolean }
+  /** Per event, in order: whether it changed anything (a stale `start` claims nothing and must not be sent). */
+  | { readonly type: 'fire_events'; readonly applied: readonly boolean[] }
   | { readonly type: 'refused'; readonly code: JobErrorCode; readonly message: string };

@@ -23,6 +23,17 @@ export type CatchupPolicy = (typeof catchupPolicies)[number];
 export type OverlapPolicy = (typeof overlapPolicies)[number];
 export type PausedReason = (typeof pausedReasons)[number];
 
+/** Fires of a job by how they ended; `failed` counts dead letters and 410s. */
+export interface FireCounts {
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly missed: number;
+  readonly unknown: number;
+}
+
+export const zeroFireCounts: FireCounts = { succeeded: 0, failed: 0, skipped: 0, missed: 0, unknown: 0 };
+
 /** The tenant of every job while API_TOKENS names no tenants (SPEC §6). */
 export const defaultTenant = 'default';
 
@@ -82,7 +93,13 @@ export interface Job extends JobSpec {
   readonly nextRunAtMs: number | null;
   readonly createdAtMs: number;
   readonly updatedAtMs: number;
+  /** Fires claimed (started) so far; `max_runs` counts these. */
   readonly runCount: number;
+  /** Fires claimed and not yet finished: the job is `running` while there is one. */
+  readonly firesInFlight: number;
+  /** Execution records ever written for the job; the newest is number `executionSeq`. */
+  readonly executionSeq: number;
+  readonly fireCounts: FireCounts;
   readonly consecutiveFailures: number;
   readonly pausedReason: PausedReason | null;
   /** sha256 (hex) of the create body's canonical JSON: the same id with the same hash is the same create. */
@@ -221,7 +238,8 @@ export function firstRunAtMs(spec: JobSpec, runCount: number, nowMs: number): nu
 export function newJob(spec: JobSpec, requestHash: string, nowMs: number, tenant: string = defaultTenant): Job {
   const job: Job = {
     ...specOf(spec), tenant, status: 'pending', nextRunAtMs: null, createdAtMs: nowMs, updatedAtMs: nowMs,
-    runCount: 0, consecutiveFailures: 0, pausedReason: null, requestHash,
+    runCount: 0, firesInFlight: 0, executionSeq: 0, fireCounts: zeroFireCounts, consecutiveFailures: 0,
+    pausedReason: null, requestHash,
   };
   return { ...job, ...liveState(job, spec, nowMs) };
 }
@@ -268,6 +286,6 @@ function liveState(job: Job, spec: JobSpec, nowMs: number): Pick<Job, 'status' |
   }
   const nextRunAtMs = firstRunAtMs(spec, job.runCount, nowMs);
   // A fire already in flight keeps the job running; otherwise a job with no run left is done.
-  const status = job.status === 'running' ? 'running' : nextRunAtMs === null ? 'completed' : 'pending';
+  const status = job.firesInFlight > 0 ? 'running' : nextRunAtMs === null ? 'completed' : 'pending';
   return { status, nextRunAtMs, pausedReason: null };
 }

@@ -184,6 +184,19 @@ export class RaftService {
     return this.#route({ kind: 'propose', data });
   }
 
+  /**
+   * Replicates `data` only if this node leads, never through another leader: the scheduler's fire events
+   * belong to the term that produced them. Rejects with `no_leader` on a follower.
+   */
+  async proposeHere(data: Uint8Array): Promise<unknown> {
+    if (this.#runner.status().role !== 'leader') throw new ClusterError('no_leader', 'this node does not lead');
+    try {
+      return await this.#runner.proposeLocal(data);
+    } catch (err) {
+      throw toClusterError(err);
+    }
+  }
+
   addNode(nodeId: NodeId, address: string): Promise<unknown> {
     return this.#route({ kind: 'add_node', nodeId, address });
   }

@@ -5,7 +5,10 @@ import type { Job } from '../jobs/job.js';
 import { applyPatch, cancelJob, newJob, pauseJob, resumeJob, updateJob } from '../jobs/job.js';
 import type { BatchView } from './batch-view.js';
 import { decodeJob, encodeJob } from './job-codec.js';
-import { jobKey, nextFireKey } from './keys.js';
+import { applyFireCommand } from './apply-fire.js';
+import {
+  jobDeadLetterPrefix, jobExecutionPrefix, jobInFlightPrefix, jobKey, nextFireKey, prefixEnd,
+} from './keys.js';
 
 export interface ApplyOutcome {
   readonly jobCount: number;
@@ -19,6 +22,7 @@ export async function readJob(view: BatchView, tenant: string, id: string): Prom
 
 /** Stores a job and moves its next-fire index entry; `before` is the stored version, if any. */
 export function writeJob(view: BatchView, job: Job, before: Job | undefined): void {
+  view.changes.jobs.set(`${job.tenant}/${job.id}`, { tenant: job.tenant, id: job.id });
   if (before !== undefined && before.nextRunAtMs !== null && before.nextRunAtMs !== job.nextRunAtMs) {
     view.del(nextFireKey(before.nextRunAtMs, before.tenant, before.id));
   }
@@ -26,9 +30,15 @@ export function writeJob(view: BatchView, job: Job, before: Job | undefined): vo
   view.put(jobKey(job.tenant, job.id), encodeJob(job));
 }
 
-function removeJob(view: BatchView, job: Job): void {
+/** Removes a job with everything it left: fires in flight, executions and dead letters. */
+async function removeJob(view: BatchView, job: Job): Promise<void> {
+  view.changes.jobs.set(`${job.tenant}/${job.id}`, { tenant: job.tenant, id: job.id });
   if (job.nextRunAtMs !== null) view.del(nextFireKey(job.nextRunAtMs, job.tenant, job.id));
   view.del(jobKey(job.tenant, job.id));
+  for (const prefix of [jobInFlightPrefix(job.tenant, job.id), jobExecutionPrefix(job.tenant, job.id),
+    jobDeadLetterPrefix(job.tenant, job.id)]) {
+    for (const key of await view.keysWithPrefix(prefix, prefixEnd(prefix))) view.del(key);
+  }
 }
 
 async function createJobs(view: BatchView, command: CreateJobsCommand, jobCount: number): Promise<ApplyOutcome> {
@@ -51,13 +61,15 @@ async function createJobs(view: BatchView, command: CreateJobsCommand, jobCount:
   return { jobCount: count, result: { type: 'created', jobs: results } };
 }
 
-async function changeJob(view: BatchView, command: Command & { id: string }, jobCount: number): Promise<ApplyOutcome> {
+type JobChangeCommand = Extract<Command, { type: 'update_job' | 'delete_job' | 'pause_job' | 'resume_job' | 'cancel_job' }>;
+
+async function changeJob(view: BatchView, command: JobChangeCommand, jobCount: number): Promise<ApplyOutcome> {
   const before = await readJob(view, command.tenant, command.id);
   if (before === undefined) {
     return { jobCount, result: { type: 'refused', code: 'job_not_found', message: `no job ${command.id}` } };
   }
   if (command.type === 'delete_job') {
-    removeJob(view, before);
+    await removeJob(view, before);
     return { jobCount: jobCount - 1, result: { type: 'deleted', id: command.id } };
   }
   try {
@@ -87,5 +99,10 @@ export async function applyCommand(view: BatchView, command: Command, context: {
     case 'resume_job':
     case 'cancel_job':
       return changeJob(view, command, context.jobCount);
+    case 'trigger_job':
+    case 'redrive_fire':
+    case 'set_firing':
+    case 'fire_events':
+      return { jobCount: context.jobCount, result: await applyFireCommand(view, command) };
   }
 }

@@ -3,12 +3,23 @@ import type { ClassicLevel } from 'classic-level';
 
 type Db = ClassicLevel<string, Uint8Array>;
 
+/** What one apply batch changed that the scheduler must hear about once the batch is durable. */
+export interface StoreChanges {
+  /** Jobs written or removed, as `tenant/id` → names. */
+  readonly jobs: Map<string, { readonly tenant: string; readonly id: string }>;
+  /** Manual fires (trigger, redrive) queued for the scheduler. */
+  readonly queued: { readonly tenant: string; readonly id: string; readonly atMs: number }[];
+  /** The new cluster-wide firing switch, when it changed. */
+  firingPaused: boolean | null;
+}
+
 export type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
 /** Pending puts and deletes over the database; `ops()` is the one batch that makes them durable together. */
 export class BatchView {
   readonly #db: Db;
   readonly #pending = new Map<string, Uint8Array | null>();
+  readonly changes: StoreChanges = { jobs: new Map(), queued: [], firingPaused: null };
 
   constructor(db: Db) {
     this.#db = db;
@@ -26,6 +37,18 @@ export class BatchView {
 
   del(key: string): void {
     this.#pending.set(key, null);
+  }
+
+  /** Every key under `prefix` as this batch sees it (stored keys, minus deleted, plus put), sorted. */
+  async keysWithPrefix(prefix: string, end: string): Promise<string[]> {
+    const keys = new Set<string>();
+    for await (const key of this.#db.keys({ gte: prefix, lt: end })) keys.add(key);
+    for (const [key, value] of this.#pending) {
+      if (!key.startsWith(prefix)) continue;
+      if (value === null) keys.delete(key);
+      else keys.add(key);
+    }
+    return [...keys].sort();
   }
 
   get size(): number {

@@ -8,12 +8,20 @@ import assert from 'node:assert/strict';
  *   j/<tenant>/<id>       a job
  *   n/<at hex16>/<tenant>/<id>   next-fire index: jobs by next_run_at, for the scheduler's slots
  *   p/<node id>           a cluster member's Raft address
+ *   m/firing_paused       true while all firing is paused (POST /cluster/pause-firing)
+ *   f/<tenant>/<id>/<at hex16>    a fire in flight (claimed or queued, not finished): what a new leader resumes
+ *   e/<tenant>/<id>/<seq hex16>   an execution record; the highest seq is the newest
+ *   d/<tenant>/<id>@<at>          a dead letter, by fire id
  */
 export const appliedKey = 'm/applied';
 export const jobCountKey = 'm/job_count';
 export const jobPrefix = 'j/';
 export const nextFirePrefix = 'n/';
 export const memberPrefix = 'p/';
+export const firingPausedKey = 'm/firing_paused';
+export const inFlightPrefix = 'f/';
+export const executionPrefix = 'e/';
+export const deadLetterPrefix = 'd/';
 
 /** Ids and tenants never contain '/', so the separator cannot be forged by a client's id. */
 const safePart = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -65,4 +73,41 @@ export function memberKey(nodeId: string): string {
 /** The end of a prefix's range: every key that starts with `prefix` is below it. */
 export function prefixEnd(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+export function inFlightKey(tenant: string, id: string, atMs: number): string {
+  return `${inFlightPrefix}${part(tenant, 'tenant')}/${part(id, 'job id')}/${timeHex(atMs)}`;
+}
+
+export function jobInFlightPrefix(tenant: string, id: string): string {
+  return `${inFlightPrefix}${part(tenant, 'tenant')}/${part(id, 'job id')}/`;
+}
+
+export function parseInFlightKey(key: string): { tenant: string; id: string; atMs: number } {
+  const [prefix, tenant, id, hex] = key.split('/');
+  assert.ok(prefix === 'f' && tenant !== undefined && id !== undefined && hex !== undefined, `bad in-flight key ${key}`);
+  return { tenant, id, atMs: Number.parseInt(hex, 16) };
+}
+
+/** Sequence numbers are fixed-width hex too, so a reverse scan of one job's records lists the newest first. */
+export function executionKey(tenant: string, id: string, seq: number): string {
+  return `${jobExecutionPrefix(tenant, id)}${timeHex(seq)}`;
+}
+
+export function jobExecutionPrefix(tenant: string, id: string): string {
+  return `${executionPrefix}${part(tenant, 'tenant')}/${part(id, 'job id')}/`;
+}
+
+/** A dead letter's key ends in its fire id; '@' is not an id character, so `<id>@` prefixes exactly one job's. */
+export function deadLetterKey(tenant: string, id: string, atMs: number): string {
+  assert.ok(Number.isSafeInteger(atMs) && atMs >= 0, `fire time ${atMs} cannot be a key`);
+  return `${jobDeadLetterPrefix(tenant, id)}${atMs}`;
+}
+
+export function jobDeadLetterPrefix(tenant: string, id: string): string {
+  return `${tenantDeadLetterPrefix(tenant)}${part(id, 'job id')}@`;
+}
+
+export function tenantDeadLetterPrefix(tenant: string): string {
+  return `${deadLetterPrefix}${part(tenant, 'tenant')}/`;
 }

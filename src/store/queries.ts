@@ -1,7 +1,20 @@
 // Reads of the local state machine for the API and the scheduler: one job, filtered pages of jobs, due fires.
 import type { Job, JobStatus, JobType } from '../jobs/job.js';
 import { decodeJob } from './job-codec.js';
-import { jobKey, nextFireRange, parseNextFireKey, prefixEnd, tenantJobPrefix } from './keys.js';
+import { decodeRecord, type DeadLetter, type ExecutionRecord, type InFlightFire } from './fire-records.js';
+import {
+  inFlightPrefix, jobExecutionPrefix, jobKey, nextFireRange, parseInFlightKey, parseNextFireKey, prefixEnd,
+  tenantDeadLetterPrefix, tenantJobPrefix,
+} from './keys.js';
+
+export type { DeadLetter, ExecutionRecord, ExecutionStatus, InFlightFire } from './fire-records.js';
+
+/** A job's next fire as the next-fire index holds it. */
+export interface DueFire {
+  readonly atMs: number;
+  readonly tenant: string;
+  readonly id: string;
+}
 import type { Db } from './state-machine.js';
 
 export interface ListFilter {
@@ -63,10 +76,55 @@ export class JobQueries {
   }
 
   /** Jobs due in [fromMs, toMs) by the next-fire index, in time order, at most `limit`. */
-  async dueFires(fromMs: number, toMs: number, limit: number): Promise<{ atMs: number; tenant: string; id: string }[]> {
-    const out: { atMs: number; tenant: string; id: string }[] = [];
-    for await (const key of this.#source.db.keys({ ...nextFireRange(fromMs, toMs), limit })) out.push(parseNextFireKey(key));
+  async dueFires(fromMs: number, toMs: number, limit: number): Promise<DueFire[]> {
+    return (await this.dueFirePage(fromMs, toMs, null, limit)).fires;
+  }
+
+  /** One page of the next-fire index in [fromMs, toMs), after the index key `afterKey` when given. */
+  async dueFirePage(fromMs: number, toMs: number, afterKey: string | null, limit: number):
+  Promise<{ fires: DueFire[]; lastKey: string | null }> {
+    const range = nextFireRange(fromMs, toMs);
+    const start = afterKey !== null && afterKey >= range.gte ? { gt: afterKey } : { gte: range.gte };
+    const fires: DueFire[] = [];
+    let lastKey: string | null = null;
+    for await (const key of this.#source.db.keys({ ...start, lt: range.lt, limit })) {
+      fires.push(parseNextFireKey(key));
+      lastKey = key;
+    }
+    return { fires, lastKey };
+  }
+
+  /** Every fire in flight (claimed or queued, not finished), for a new leader to resume. */
+  async inFlightFires(): Promise<{ tenant: string; id: string; fire: InFlightFire }[]> {
+    const out: { tenant: string; id: string; fire: InFlightFire }[] = [];
+    for await (const [key, value] of this.#source.db.iterator({ gte: inFlightPrefix, lt: prefixEnd(inFlightPrefix) })) {
+      const { tenant, id } = parseInFlightKey(key);
+      out.push({ tenant, id, fire: decodeRecord<InFlightFire>(value, key) });
+    }
     return out;
+  }
+
+  /** A job's execution records, newest first. */
+  async executions(tenant: string, id: string, limit: number): Promise<ExecutionRecord[]> {
+    const prefix = jobExecutionPrefix(tenant, id);
+    const out: ExecutionRecord[] = [];
+    for await (const [key, value] of this.#source.db.iterator({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit })) {
+      out.push(decodeRecord<ExecutionRecord>(value, key));
+    }
+    return out;
+  }
+
+  /** A page of a tenant's dead letters, by fire id; the cursor is the last fire id of the previous page. */
+  async deadLetters(tenant: string, limit: number, cursor: string | null): Promise<{ deadLetters: DeadLetter[]; nextCursor: string | null }> {
+    const prefix = tenantDeadLetterPrefix(tenant);
+    const start = cursor === null ? { gte: prefix } : { gt: prefix + cursor };
+    const out: DeadLetter[] = [];
+    let last: string | null = null;
+    for await (const [key, value] of this.#source.db.iterator({ ...start, lt: prefixEnd(prefix), limit })) {
+      out.push(decodeRecord<DeadLetter>(value, key));
+      last = key.slice(prefix.length);
+    }
+    return { deadLetters: out, nextCursor: out.length === limit ? last : null };
   }
 }
 

@@ -6,8 +6,8 @@ import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import { decodeCommand } from '../jobs/codec.js';
 import { applyCommand } from './apply-command.js';
-import { BatchView } from './batch-view.js';
-import { appliedKey, jobCountKey, memberKey, memberPrefix, prefixEnd } from './keys.js';
+import { BatchView, type StoreChanges } from './batch-view.js';
+import { appliedKey, firingPausedKey, jobCountKey, memberKey, memberPrefix, prefixEnd } from './keys.js';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot.js';
 
 /** The entry shapes the store applies; structurally the Raft core's entries, which the store does not import. */
@@ -20,6 +20,8 @@ export type AppliedEntry =
 
 export type Db = ClassicLevel<string, Uint8Array>;
 
+export type { StoreChanges } from './batch-view.js';
+
 export const packr = new Packr({ useRecords: false, moreTypes: false });
 
 export class StateMachine {
@@ -27,6 +29,8 @@ export class StateMachine {
   #applied: { index: number; term: number };
   #jobCount: number;
   readonly #members = new Map<string, string>();
+  #firingPaused = false;
+  readonly #changeListeners: ((changes: StoreChanges) => void)[] = [];
 
   private constructor(db: Db, applied: { index: number; term: number }, jobCount: number) {
     this.#db = db;
@@ -44,6 +48,7 @@ export class StateMachine {
     assert.ok(Number.isSafeInteger(applied.index) && applied.index >= 0, `${dir}: ${appliedKey} is not an index`);
     const jobCount = decodeMeta(db, jobCountKey, 0, dir) as number;
     const sm = new StateMachine(db, applied, jobCount);
+    sm.#firingPaused = decodeMeta(db, firingPausedKey, false, dir) === true;
     await sm.#loadMembers();
     return sm;
   }
@@ -58,6 +63,16 @@ export class StateMachine {
 
   jobCount(): number {
     return this.#jobCount;
+  }
+
+  /** True while all firing is paused, cluster-wide (`set_firing`). */
+  firingPaused(): boolean {
+    return this.#firingPaused;
+  }
+
+  /** Called after each apply batch is written, with what it changed; the scheduler keeps its heap current so. */
+  onChanges(listener: (changes: StoreChanges) => void): void {
+    this.#changeListeners.push(listener);
   }
 
   memberAddresses(): ReadonlyMap<string, string> {
@@ -93,6 +108,10 @@ export class StateMachine {
     this.#jobCount = jobCount;
     this.#members.clear();
     for (const [id, address] of members) this.#members.set(id, address);
+    if (view.changes.firingPaused !== null) this.#firingPaused = view.changes.firingPaused;
+    if (view.changes.jobs.size > 0 || view.changes.queued.length > 0 || view.changes.firingPaused !== null) {
+      for (const listener of this.#changeListeners) listener(view.changes);
+    }
     return results;
   }
 
@@ -129,6 +148,7 @@ export class StateMachine {
     await this.#db.put(appliedKey, packr.pack(applied), { sync: true });
     this.#applied = applied;
     this.#jobCount = decodeMeta(this.#db, jobCountKey, 0, path) as number;
+    this.#firingPaused = decodeMeta(this.#db, firingPausedKey, false, path) === true;
     await this.#loadMembers();
   }
 

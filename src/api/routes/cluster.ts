@@ -1,6 +1,8 @@
 // Operator routes: the cluster's live state, membership changes and leadership transfer.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import type { CommandResult } from '../../jobs/commands.js';
+import { encodeCommand } from '../../jobs/codec.js';
 import { requireOperator } from '../auth.js';
 import type { AppDeps } from '../app.js';
 import { toRfc3339 } from '../serializers.js';
@@ -25,12 +27,25 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
         last_contact_ms: p.id === s.id ? 0 : p.lastContactAtMs === null ? null : now - p.lastContactAtMs,
       })),
       scheduler: {
-        slots: sched.slots, jobs_queued: sched.jobsQueued, in_flight: sched.inFlight,
-        next_fire_at: sched.nextFireAtMs === null ? null : toRfc3339(sched.nextFireAtMs),
+        running: sched.running, firing_paused: sched.firingPaused, slots: sched.slots, jobs_queued: sched.jobsQueued,
+        in_flight: sched.inFlight, next_fire_at: sched.nextFireAtMs === null ? null : toRfc3339(sched.nextFireAtMs),
       },
       job_count: deps.store.jobCount(),
     };
   });
+
+  for (const [path, paused] of [['/cluster/pause-firing', true], ['/cluster/resume-firing', false]] as const) {
+    app.post(path, {
+      schema: { tags: ['cluster'], summary: paused ? 'Stop all firing, cluster-wide' : 'Restart all firing, cluster-wide' },
+    }, async (request) => {
+      requireOperator(request.caller);
+      const result = await deps.cluster.propose(encodeCommand({
+        type: 'set_firing', tenant: request.caller.tenant, proposedAtMs: Date.now(), paused,
+      })) as CommandResult;
+      if (result.type !== 'firing') throw new Error(`set_firing answered ${result.type}`);
+      return { firing_paused: result.paused };
+    });
+  }
 
   app.post('/cluster/join', {
     schema: {

@@ -11,6 +11,7 @@ import { upcomingFires } from '../../jobs/schedule.js';
 import { BatchCreateBody, CreateJobBody, ErrorResponse, JobResponse, ListJobsQuery, PatchJobBody } from '../../jobs/schema.js';
 import type { JobPage, ListFilter } from '../../store/queries.js';
 import type { AppDeps } from '../app.js';
+import type { FiringLimits } from './firing.js';
 import { requireWrite } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { jobToResponse, toRfc3339 } from '../serializers.js';
@@ -21,7 +22,7 @@ export interface JobsPort {
   listJobs(filter: ListFilter): Promise<JobPage>;
 }
 
-export interface JobLimits {
+export interface JobLimits extends FiringLimits {
   readonly maxJobs: number;
   readonly maxPayloadBytes: number;
   readonly denyPrivateWebhooks: boolean;
@@ -159,7 +160,11 @@ export async function jobRoutes(app: FastifyInstance, deps: Deps): Promise<void>
       const job = await localJob(request, id, isStrong(request));
       return {
         id: job.id, status: job.status, paused_reason: job.pausedReason, next_run_at: job.nextRunAtMs === null ? null : toRfc3339(job.nextRunAtMs),
-        run_count: job.runCount, consecutive_failures: job.consecutiveFailures,
+        run_count: job.runCount, consecutive_failures: job.consecutiveFailures, fires_in_flight: job.firesInFlight,
+        fires: {
+          succeeded: job.fireCounts.succeeded, failed: job.fireCounts.failed, skipped: job.fireCounts.skipped,
+          missed: job.fireCounts.missed, unknown: job.fireCounts.unknown,
+        },
       };
     });
 }

@@ -1,0 +1,324 @@
+// Sends one webhook attempt (SPEC §4) over a keep-alive undici pool: body, headers, Standard Webhooks signature, timeout, and WEBHOOK_DENY_PRIVATE.
+import { strict as assert } from 'node:assert';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { Agent } from 'undici';
+import { isPrivateAddress, type JobType, type WebhookMethod } from '../jobs/job.js';
+
+export interface WebhookAttempt {
+  /** An http(s) URL, already validated at create. */
+  readonly url: string;
+  readonly method: WebhookMethod;
+  /** The job's headers; none of them is one a fire sets itself (the create refuses those). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly jobId: string;
+  readonly type: JobType;
+  /** `${jobId}@${scheduledAtMs}`: the same on every attempt and every node. */
+  readonly fireId: string;
+  readonly scheduledAtMs: number;
+  /** 1 for the first. */
+  readonly attempt: number;
+  /** Any JSON value. */
+  readonly payload: unknown;
+  /** Covers connect, headers and body of this attempt. */
+  readonly timeoutMs: number;
+  /** The job's signing_secret, else WEBHOOK_SIGNING_SECRET; comma-separated for rotation; null = unsigned. */
+  readonly signingSecret: string | null;
+  /** Aborts the attempt (the leader lost its lease). */
+  readonly signal?: AbortSignal;
+}
+
+export type AttemptErrorCode =
+  | 'http_status' | 'timeout' | 'connection_refused' | 'dns_failed' | 'private_address' | 'aborted' | 'network';
+
+export type AttemptResult =
+  | { readonly ok: true; readonly httpStatus: number; readonly startedAtMs: number; readonly durationMs: number }
+  | {
+    readonly ok: false;
+    readonly httpStatus: number | null;
+    readonly code: AttemptErrorCode;
+    readonly error: string;
+    readonly startedAtMs: number;
+    readonly durationMs: number;
+    /**
+     * false only when the request provably never reached the receiver (DNS failure, refused connection,
+     * private address refused, aborted before connect). at_most_once retries only such attempts.
+     */
+    readonly sent: boolean;
+    /** 429/503 with a valid Retry-After (seconds or HTTP date): the asked delay in ms; else null. */
+    readonly retryAfterMs: number | null;
+  };
+
+export interface WebhookClientOptions {
+  /** WEBHOOK_DENY_PRIVATE. */
+  readonly denyPrivate: boolean;
+  /** Keep-alive connections kept per origin. */
+  readonly connectionsPerOrigin: number;
+  /** Epoch ms (a Clock): stamps fired_at, webhook-timestamp and durations. */
+  readonly now: () => number;
+  readonly userAgent?: string;
+}
+
+/** A response body is read up to this much and thrown away, so its connection goes back to the pool; a longer one closes it. */
+const responseBodyBytesMax = 64 * 1024;
+const defaultUserAgent = 'scheduled-db';
+
+/** A webhook host that is, or resolves to, a private, loopback or link-local address while WEBHOOK_DENY_PRIVATE is on. */
+export class PrivateAddressError extends Error {
+  readonly code = 'private_address';
+  readonly hostname: string;
+  readonly address: string;
+
+  constructor(hostname: string, address: string) {
+    super(`webhook host ${hostname} is private, loopback or link-local (${address})`);
+    this.name = 'PrivateAddressError';
+    this.hostname = hostname;
+    this.address = address;
+  }
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * net.connect's `lookup` hook that refuses a name when any of its addresses is private, so a name that passed the
+ * create-time check cannot be pointed (or rebound) at an internal host between create and fire. It resolves every
+ * address whatever it is asked, and answers in the shape asked: one address, or all of them (`{all: true}`, which
+ * net uses for happy eyeballs). IP literals never reach a lookup hook; `send` checks those itself.
+ */
+export function privateDenyingLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err !== null) {
+      callback(err, '');
+      return;
+    }
+    const denied = addresses.find((a) => isPrivateAddress(a.address));
+    const first = addresses[0];
+    if (denied !== undefined) {
+      callback(new PrivateAddressError(hostname, denied.address), '');
+    } else if (options.all === true) {
+      callback(null, addresses);
+    } else if (first === undefined) {
+      callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '');
+    } else {
+      callback(null, first.address, first.family);
+    }
+  });
+}
+
+/** `localhost`, `*.localhost` or a private IP literal, as `URL.hostname` writes it. */
+function isPrivateHostname(hostname: string): boolean {
+  const name = hostname.toLowerCase().replace(/\.$/, '');
+  return name === 'localhost' || name.endsWith('.localhost') || isPrivateAddress(name);
+}
+
+/**
+ * The Standard Webhooks headers for one attempt: `webhook-signature` holds one `v1,<base64 HMAC-SHA256>` of
+ * `<id>.<timestamp>.<body>` per comma-separated secret, so receivers verify with either key during a rotation.
+ * A `whsec_<base64>` secret is its decoded bytes, any other its UTF-8 bytes. No non-empty secret: no headers.
+ */
+export function signatureHeaders(
+  fireId: string, timestampSeconds: number, body: string, secrets: string,
+): Record<string, string> {
+  const keys = secrets.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (keys.length === 0) return {};
+  const signed = `${fireId}.${timestampSeconds}.${body}`;
+  const signatures = keys.map((secret) => {
+    const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+    return `v1,${createHmac('sha256', key).update(signed).digest('base64')}`;
+  });
+  return {
+    'webhook-id': fireId,
+    'webhook-timestamp': String(timestampSeconds),
+    'webhook-signature': signatures.join(' '),
+  };
+}
+
+/**
+ * A W3C traceparent whose trace id is derived from the fire id, so every attempt of a fire (on any node) joins one
+ * trace, while each attempt gets its own span.
+ */
+function traceparentOf(fireId: string): string {
+  const traceId = createHash('sha256').update(fireId).digest('hex').slice(0, 32);
+  return `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+}
+
+/** The SPEC §4 body, keys in the SPEC's order. */
+function bodyOf(attempt: WebhookAttempt, firedAtMs: number): string {
+  return JSON.stringify({
+    job_id: attempt.jobId,
+    type: attempt.type,
+    fire_id: attempt.fireId,
+    scheduled_at: new Date(attempt.scheduledAtMs).toISOString(),
+    fired_at: new Date(firedAtMs).toISOString(),
+    attempt: attempt.attempt,
+    // JSON.stringify drops an undefined member; the body always carries payload.
+    payload: attempt.payload === undefined ? null : attempt.payload,
+  });
+}
+
+/** Content type, then the job's headers, then the fire's own (which win: names are lower-cased so they replace). */
+function headersOf(attempt: WebhookAttempt, body: string, firedAtMs: number, userAgent: string): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  for (const [name, value] of Object.entries(attempt.headers)) headers[name.toLowerCase()] = value;
+  Object.assign(headers, {
+    'x-job-id': attempt.jobId,
+    'x-fire-id': attempt.fireId,
+    'x-attempt': String(attempt.attempt),
+    'x-scheduled-at': new Date(attempt.scheduledAtMs).toISOString(),
+    traceparent: traceparentOf(attempt.fireId),
+    'user-agent': userAgent,
+  });
+  if (attempt.signingSecret !== null) {
+    Object.assign(headers, signatureHeaders(attempt.fireId, Math.floor(firedAtMs / 1000), body, attempt.signingSecret));
+  }
+  return headers;
+}
+
+/** A Retry-After value (delay-seconds or an HTTP-date) as a delay in ms from `nowMs`; null when absent or invalid. */
+export function retryAfterMsOf(value: string | readonly string[] | undefined, nowMs: number): number | null {
+  const text = (typeof value === 'string' ? value : value?.[0])?.trim();
+  if (text === undefined) return null;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // Every HTTP-date form (RFC 9110 §5.6.7) opens with a day name; this keeps Date.parse from reading "1.5" as 2001.
+  if (!/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)/i.test(text)) return null;
+  const atMs = Date.parse(text);
+  return Number.isNaN(atMs) ? null : Math.max(0, atMs - nowMs);
+}
+
+type Failure = Pick<Extract<AttemptResult, { ok: false }>, 'code' | 'error' | 'sent'>;
+
+/**
+ * Node and undici error codes with what they mean to an attempt: `sent: false` for failures before any byte of
+ * the request could leave (resolve, refuse, connect), which at_most_once may retry.
+ */
+const failuresByCode: Readonly<Record<string, Omit<Failure, 'error'>>> = {
+  ECONNREFUSED: { code: 'connection_refused', sent: false },
+  ENOTFOUND: { code: 'dns_failed', sent: false },
+  EAI_AGAIN: { code: 'dns_failed', sent: false },
+  EAI_FAIL: { code: 'dns_failed', sent: false },
+  ENODATA: { code: 'dns_failed', sent: false },
+  private_address: { code: 'private_address', sent: false },
+  UND_ERR_CONNECT_TIMEOUT: { code: 'timeout', sent: false },
+  EHOSTUNREACH: { code: 'network', sent: false },
+  ENETUNREACH: { code: 'network', sent: false },
+  // undici's own deadlines (5 min by default) fire only when timeoutMs is longer still.
+  UND_ERR_HEADERS_TIMEOUT: { code: 'timeout', sent: true },
+  UND_ERR_BODY_TIMEOUT: { code: 'timeout', sent: true },
+};
+
+/** The first `code` found on an error, its causes, or (happy eyeballs' AggregateError) its first inner error. */
+function errorCodeOf(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const { code, cause, errors } = current as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof code === 'string') return code;
+    current = Array.isArray(errors) && errors.length > 0 ? errors[0] : cause;
+  }
+  return undefined;
+}
+
+/** What a thrown request error means to the attempt; a timeout or abort of ours wins over the error undici reports. */
+function failureOf(err: unknown, how: { timedOut: boolean; callerAborted: boolean; timeoutMs: number }): Failure {
+  const code = errorCodeOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  const known = code === undefined ? undefined : failuresByCode[code];
+  if (known !== undefined) return { ...known, error: message };
+  // The request may have been written before the deadline or the abort: count it as sent, to be safe.
+  if (how.timedOut) return { code: 'timeout', sent: true, error: `no answer within ${how.timeoutMs} ms` };
+  if (how.callerAborted) return { code: 'aborted', sent: true, error: 'attempt aborted' };
+  return { code: 'network', sent: true, error: code === undefined ? message : `${code}: ${message}` };
+}
+
+/** One keep-alive undici pool for every webhook; `send` makes one attempt and never rejects. */
+export class WebhookClient {
+  readonly #agent: Agent;
+  readonly #denyPrivate: boolean;
+  readonly #now: () => number;
+  readonly #userAgent: string;
+
+  constructor(options: WebhookClientOptions) {
+    assert(Number.isInteger(options.connectionsPerOrigin) && options.connectionsPerOrigin >= 1, 'connectionsPerOrigin >= 1');
+    this.#denyPrivate = options.denyPrivate;
+    this.#now = options.now;
+    this.#userAgent = options.userAgent ?? defaultUserAgent;
+    this.#agent = new Agent({
+      connections: options.connectionsPerOrigin,
+      // Names are checked where they are resolved, at connect, so what was checked is what is connected to.
+      ...(options.denyPrivate ? { connect: { lookup: privateDenyingLookup } } : {}),
+    });
+  }
+
+  async send(attempt: WebhookAttempt): Promise<AttemptResult> {
+    const startedAtMs = this.#now();
+    const fail = (failure: Failure, httpStatus: number | null = null, retryAfterMs: number | null = null): AttemptResult =>
+      ({ ok: false, httpStatus, ...failure, startedAtMs, durationMs: this.#elapsedMs(startedAtMs), retryAfterMs });
+    if (attempt.signal?.aborted === true) {
+      return fail({ code: 'aborted', sent: false, error: 'attempt aborted before it started' });
+    }
+    let url: URL;
+    try {
+      url = new URL(attempt.url);
+    } catch (err) {
+      // ERR_INVALID_URL: a URL that passed create cannot be malformed, but send never rejects.
+      return fail({ code: 'network', sent: false, error: err instanceof Error ? err.message : String(err) });
+    }
+    if (this.#denyPrivate && isPrivateHostname(url.hostname)) {
+      return fail({ code: 'private_address', sent: false, error: `webhook host ${url.hostname} is private, loopback or link-local` });
+    }
+    const body = bodyOf(attempt, startedAtMs);
+    const headers = headersOf(attempt, body, startedAtMs, this.#userAgent);
+    const answer = await this.#request(url, attempt, body, headers);
+    if ('failure' in answer) return fail(answer.failure);
+    const { status, retryAfter } = answer;
+    if (status >= 200 && status < 300) {
+      return { ok: true, httpStatus: status, startedAtMs, durationMs: this.#elapsedMs(startedAtMs) };
+    }
+    const retryAfterMs = status === 429 || status === 503 ? retryAfterMsOf(retryAfter, this.#now()) : null;
+    return fail({ code: 'http_status', sent: true, error: `webhook answered HTTP ${status}` }, status, retryAfterMs);
+  }
+
+  /** Closes the pool once in-flight attempts end (abort them first for a quick stop). */
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  /**
+   * Makes the request under one deadline (connect, headers and body) and the caller's signal. The two are joined
+   * by hand rather than with AbortSignal.any, which leaks when one long-lived signal (the leader's) joins many.
+   */
+  async #request(
+    url: URL, attempt: WebhookAttempt, body: string, headers: Record<string, string>,
+  ): Promise<{ status: number; retryAfter: string | string[] | undefined } | { failure: Failure }> {
+    const controller = new AbortController();
+    const how = { timedOut: false, callerAborted: false, timeoutMs: attempt.timeoutMs };
+    const timer = setTimeout(() => {
+      how.timedOut = true;
+      controller.abort();
+    }, attempt.timeoutMs);
+    const onCallerAbort = (): void => {
+      how.callerAborted = true;
+      controller.abort();
+    };
+    attempt.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    try {
+      const response = await this.#agent.request({
+        origin: url.origin, path: `${url.pathname}${url.search}`, method: attempt.method, headers, body,
+        signal: controller.signal,
+      });
+      // Never rejects; our signal (still attached to the body) cuts a slow body at the deadline.
+      await response.body.dump({ limit: responseBodyBytesMax });
+      return { status: response.statusCode, retryAfter: response.headers['retry-after'] };
+    } catch (err) {
+      // Every request error is classified by its code (ECONNREFUSED, ENOTFOUND, private_address, UND_ERR_*, abort).
+      return { failure: failureOf(err, how) };
+    } finally {
+      clearTimeout(timer);
+      attempt.signal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  #elapsedMs(startedAtMs: number): number {
+    // An injected clock may step back; a duration never does.
+    return Math.max(0, this.#now() - startedAtMs);
+  }
+}

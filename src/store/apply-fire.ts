@@ -1,0 +1,140 @@
+// Applies the firing commands: manual fires queued, the cluster-wide firing switch, and the scheduler's fire events.
+import { Packr } from 'msgpackr';
+import type {
+  CommandResult, FireEvent, FireEventsCommand, RedriveFireCommand, SetFiringCommand, TriggerJobCommand,
+} from '../jobs/commands.js';
+import { finishFire, fireIdOf, parseFireId, passScheduledFires, startManualFire, startScheduledFire } from '../jobs/fire.js';
+import type { Job } from '../jobs/job.js';
+import { readJob, writeJob } from './apply-command.js';
+import type { BatchView } from './batch-view.js';
+import {
+  type DeadLetter, decodeRecord, encodeRecord, type ExecutionRecord, type ExecutionStatus, type InFlightFire,
+} from './fire-records.js';
+import { deadLetterKey, executionKey, firingPausedKey, inFlightKey } from './keys.js';
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+type FireCommand = TriggerJobCommand | RedriveFireCommand | SetFiringCommand | FireEventsCommand;
+
+export async function applyFireCommand(view: BatchView, command: FireCommand): Promise<CommandResult> {
+  switch (command.type) {
+    case 'trigger_job': {
+      const job = await readJob(view, command.tenant, command.id);
+      if (job === undefined) return { type: 'refused', code: 'job_not_found', message: `no job ${command.id}` };
+      // Two triggers in one millisecond are two fires: the second takes the next free millisecond.
+      let atMs = command.proposedAtMs;
+      while (await view.get(inFlightKey(job.tenant, job.id, atMs)) !== undefined) atMs++;
+      await queueManualFire(view, job, atMs, command.proposedAtMs);
+      return { type: 'queued', fireId: fireIdOf(job.id, atMs) };
+    }
+    case 'redrive_fire': {
+      const fire = parseFireId(command.fireId);
+      const key = fire === null ? null : deadLetterKey(command.tenant, fire.jobId, fire.scheduledAtMs);
+      const job = fire === null ? undefined : await readJob(view, command.tenant, fire.jobId);
+      if (fire === null || key === null || job === undefined || await view.get(key) === undefined
+        || await view.get(inFlightKey(command.tenant, fire.jobId, fire.scheduledAtMs)) !== undefined) {
+        return { type: 'refused', code: 'dead_letter_not_found', message: `no dead letter ${command.fireId}` };
+      }
+      view.del(key);
+      await queueManualFire(view, job, fire.scheduledAtMs, command.proposedAtMs);
+      return { type: 'queued', fireId: command.fireId };
+    }
+    case 'set_firing':
+      view.put(firingPausedKey, packr.pack(command.paused));
+      view.changes.firingPaused = command.paused;
+      return { type: 'firing', paused: command.paused };
+    case 'fire_events': {
+      const applied: boolean[] = [];
+      for (const event of command.events) applied.push(await applyFireEvent(view, event, command));
+      return { type: 'fire_events', applied };
+    }
+  }
+}
+
+async function queueManualFire(view: BatchView, job: Job, atMs: number, nowMs: number): Promise<void> {
+  const record: InFlightFire = { scheduledAtMs: atMs, manual: true, claimed: false, attempts: 0, queuedAtMs: nowMs };
+  view.put(inFlightKey(job.tenant, job.id, atMs), encodeRecord(record));
+  writeJob(view, startManualFire(job, nowMs), job);
+  view.changes.queued.push({ tenant: job.tenant, id: job.id, atMs });
+}
+
+/** Applies one event; false when it no longer applies (its job is gone, or another claim came first). */
+async function applyFireEvent(view: BatchView, event: FireEvent, command: FireEventsCommand): Promise<boolean> {
+  const job = await readJob(view, event.tenant, event.jobId);
+  if (job === undefined) return false;
+  const now = command.proposedAtMs;
+  const key = inFlightKey(event.tenant, event.jobId, event.scheduledAtMs);
+  const raw = await view.get(key);
+  const inFlight = raw === undefined ? null : decodeRecord<InFlightFire>(raw, key);
+  switch (event.kind) {
+    case 'start': {
+      if (event.manual) {
+        if (inFlight === null || inFlight.claimed) return false;
+        view.put(key, encodeRecord({ ...inFlight, claimed: true }));
+        return true;
+      }
+      const started = inFlight === null ? startScheduledFire(job, event.scheduledAtMs, now) : null;
+      if (started === null) return false;
+      writeJob(view, started, job);
+      const record: InFlightFire = { scheduledAtMs: event.scheduledAtMs, manual: false, claimed: true, attempts: 0, queuedAtMs: now };
+      view.put(key, encodeRecord(record));
+      return true;
+    }
+    case 'pass': {
+      const passed = passScheduledFires(job, event.scheduledAtMs, event.untilMs, event.count, event.result, now);
+      if (passed === null) return false;
+      const error = `${event.count} fire(s) from this one on not sent: `
+        + (event.result === 'missed' ? 'later than catchup_window_ms, or beyond fire_all\'s 100' : 'skipped by catchup or overlap');
+      recordExecution(view, passed, job, command, {
+        fireId: fireIdOf(job.id, event.scheduledAtMs), scheduledAtMs: event.scheduledAtMs, attempt: 0, startedAtMs: null,
+        finishedAtMs: null, nodeId: command.nodeId, status: event.result, httpStatus: null, durationMs: null, error,
+      });
+      return true;
+    }
+    case 'attempt': {
+      if (inFlight !== null) view.put(key, encodeRecord({ ...inFlight, attempts: Math.max(inFlight.attempts, event.attempt) }));
+      recordExecution(view, job, job, command, {
+        fireId: fireIdOf(job.id, event.scheduledAtMs), scheduledAtMs: event.scheduledAtMs, attempt: event.attempt,
+        startedAtMs: event.startedAtMs, finishedAtMs: event.finishedAtMs, nodeId: command.nodeId,
+        status: event.succeeded ? 'succeeded' : 'failed', httpStatus: event.httpStatus,
+        durationMs: event.finishedAtMs - event.startedAtMs, error: event.error,
+      });
+      return true;
+    }
+    case 'finish':
+      if (inFlight === null) return false;
+      view.del(key);
+      finishInFlight(view, job, event, command);
+      return true;
+  }
+}
+
+function finishInFlight(view: BatchView, job: Job, event: FireEvent & { kind: 'finish' }, command: FireEventsCommand): void {
+  const finished = finishFire(job, event.result, command.proposedAtMs);
+  const fireId = fireIdOf(job.id, event.scheduledAtMs);
+  if (event.result === 'dead_lettered') {
+    const letter: DeadLetter = {
+      tenant: job.tenant, jobId: job.id, fireId, scheduledAtMs: event.scheduledAtMs, attempts: event.attempts,
+      error: event.error, deadAtMs: command.proposedAtMs, nodeId: command.nodeId,
+    };
+    view.put(deadLetterKey(job.tenant, job.id, event.scheduledAtMs), encodeRecord(letter));
+  }
+  const unsent: readonly ExecutionStatus[] = ['skipped', 'missed', 'unknown'];
+  if ((unsent as readonly string[]).includes(event.result)) {
+    recordExecution(view, finished, job, command, {
+      fireId, scheduledAtMs: event.scheduledAtMs, attempt: event.attempts, startedAtMs: null, finishedAtMs: null,
+      nodeId: command.nodeId, status: event.result as ExecutionStatus, httpStatus: null, durationMs: null, error: event.error,
+    });
+  } else {
+    writeJob(view, finished, job);
+  }
+}
+
+/** Writes `job` with one more execution record, and drops the record that falls out of the kept history. */
+function recordExecution(view: BatchView, job: Job, before: Job, command: FireEventsCommand, record: ExecutionRecord): void {
+  const seq = job.executionSeq + 1;
+  writeJob(view, { ...job, executionSeq: seq }, before);
+  view.put(executionKey(job.tenant, job.id, seq), encodeRecord(record));
+  const dropped = seq - command.executionsPerJob;
+  if (dropped >= 1) view.del(executionKey(job.tenant, job.id, dropped));
+}

@@ -1,0 +1,119 @@
+// Applying the firing commands to a real state machine: claims, passes, attempts, results, dead letters, redrive, deletes.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import type { Command, CommandResult, FireEvent } from '../../src/jobs/commands.js';
+import { encodeCommand } from '../../src/jobs/codec.js';
+import { normalizeCreate, requestHashOf } from '../../src/jobs/job.js';
+import { JobQueries } from '../../src/store/queries.js';
+import { StateMachine } from '../../src/store/state-machine.js';
+
+const t0 = Date.parse('2026-06-01T00:00:00Z');
+
+async function store(t: Test): Promise<{ apply: (c: Command) => Promise<CommandResult>; events: (...e: FireEvent[]) => Promise<readonly boolean[]>; q: JobQueries; sm: StateMachine }> {
+  const dir = mkdtempSync(join(tmpdir(), 'sdb-fire-'));
+  const sm = await StateMachine.open(dir);
+  t.teardown(async () => {
+    await sm.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  let index = 0;
+  const apply = async (command: Command): Promise<CommandResult> => {
+    index++;
+    return (await sm.apply([{ type: 'normal', index, term: 1, data: encodeCommand(command) }])).get(index) as CommandResult;
+  };
+  const events = async (...e: FireEvent[]): Promise<readonly boolean[]> => {
+    const r = await apply({ type: 'fire_events', proposedAtMs: t0 + 1, nodeId: 'n1', events: e, executionsPerJob: 3 });
+    return r.type === 'fire_events' ? r.applied : [];
+  };
+  return { apply, events, q: new JobQueries(sm), sm };
+}
+
+async function create(apply: (c: Command) => Promise<CommandResult>, body: Record<string, unknown>): Promise<void> {
+  const spec = normalizeCreate(body, { nowMs: t0, maxPayloadBytes: 65536, denyPrivateWebhooks: false });
+  await apply({ type: 'create_jobs', tenant: 'default', proposedAtMs: t0, maxJobs: 100, jobs: [{ spec, requestHash: requestHashOf(body) }] });
+}
+
+const ref = (jobId: string, scheduledAtMs: number) => ({ tenant: 'default', jobId, scheduledAtMs });
+
+t.test('a claim advances a recurrente from its scheduled time; a second claim of the same fire does nothing', async (t) => {
+  const { apply, events, q } = await store(t);
+  await create(apply, { id: 'r', type: 'recurrente', interval: '1m', timestamp: new Date(t0).toISOString() });
+  t.strictSame(await events({ kind: 'start', ...ref('r', t0), manual: false }, { kind: 'start', ...ref('r', t0), manual: false }), [true, false]);
+  t.match(q.getJob('default', 'r'), { nextRunAtMs: t0 + 60_000, runCount: 1, firesInFlight: 1, status: 'running' });
+  t.equal((await q.inFlightFires()).length, 1);
+  t.strictSame(await events({ kind: 'finish', ...ref('r', t0), result: 'succeeded', attempts: 1, error: null }), [true]);
+  t.match(q.getJob('default', 'r'), { firesInFlight: 0, status: 'pending', fireCounts: { succeeded: 1 } });
+  t.equal((await q.inFlightFires()).length, 0);
+  t.strictSame(await events({ kind: 'finish', ...ref('r', t0), result: 'succeeded', attempts: 1, error: null }), [false], 'a fire finishes once');
+});
+
+t.test('a unico completes on success, fails on a dead letter, and the dead letter can be redriven once', async (t) => {
+  const { apply, events, q } = await store(t);
+  await create(apply, { id: 'u', type: 'unico', timestamp: new Date(t0).toISOString() });
+  await events({ kind: 'start', ...ref('u', t0), manual: false },
+    { kind: 'attempt', ...ref('u', t0), attempt: 1, startedAtMs: t0, finishedAtMs: t0 + 5, succeeded: false, httpStatus: 500, error: 'http_status: 500' },
+    { kind: 'finish', ...ref('u', t0), result: 'dead_lettered', attempts: 1, error: 'http_status: 500' });
+  t.match(q.getJob('default', 'u'), { status: 'failed', nextRunAtMs: null, fireCounts: { failed: 1 } });
+  const letters = await q.deadLetters('default', 10, null);
+  t.match(letters.deadLetters, [{ fireId: `u@${t0}`, jobId: 'u', attempts: 1 }]);
+  const redrive = await apply({ type: 'redrive_fire', tenant: 'default', proposedAtMs: t0 + 10, fireId: `u@${t0}` });
+  t.strictSame(redrive, { type: 'queued', fireId: `u@${t0}` });
+  t.equal((await q.deadLetters('default', 10, null)).deadLetters.length, 0);
+  t.match(await q.inFlightFires(), [{ id: 'u', fire: { manual: true, claimed: false, scheduledAtMs: t0 } }]);
+  t.match(await apply({ type: 'redrive_fire', tenant: 'default', proposedAtMs: t0 + 10, fireId: `u@${t0}` }), { type: 'refused', code: 'dead_letter_not_found' });
+  t.match(await apply({ type: 'redrive_fire', tenant: 'default', proposedAtMs: t0 + 10, fireId: 'garbage' }), { type: 'refused', code: 'dead_letter_not_found' });
+});
+
+t.test('pause_after_failures pauses after that many dead letters in a row; a 410 pauses at once', async (t) => {
+  const { apply, events, q } = await store(t);
+  await create(apply, { id: 'p', type: 'recurrente', interval: '1m', timestamp: new Date(t0).toISOString(), pause_after_failures: 2 });
+  for (const at of [t0, t0 + 60_000]) {
+    await events({ kind: 'start', ...ref('p', at), manual: false }, { kind: 'finish', ...ref('p', at), result: 'dead_lettered', attempts: 3, error: 'x' });
+  }
+  t.match(q.getJob('default', 'p'), { status: 'paused', pausedReason: 'consecutive_failures', nextRunAtMs: null, consecutiveFailures: 2 });
+  await create(apply, { id: 'g', type: 'recurrente', interval: '1m', timestamp: new Date(t0).toISOString() });
+  await events({ kind: 'start', ...ref('g', t0), manual: false }, { kind: 'finish', ...ref('g', t0), result: 'gone', attempts: 1, error: '410' });
+  t.match(q.getJob('default', 'g'), { status: 'paused', pausedReason: 'webhook_gone' });
+});
+
+t.test('a pass records fires not sent and moves the job past them; executions keep the newest EXECUTIONS_PER_JOB', async (t) => {
+  const { apply, events, q } = await store(t);
+  await create(apply, { id: 's', type: 'recurrente', interval: '1m', timestamp: new Date(t0).toISOString() });
+  t.strictSame(await events({ kind: 'pass', ...ref('s', t0), untilMs: t0 + 180_000, count: 3, result: 'skipped' }), [true]);
+  t.match(q.getJob('default', 's'), { nextRunAtMs: t0 + 180_000, runCount: 0, fireCounts: { skipped: 3 } });
+  for (let a = 1; a <= 4; a++) {
+    await events({ kind: 'attempt', ...ref('s', t0 + 180_000), attempt: a, startedAtMs: t0, finishedAtMs: t0 + 1, succeeded: false, httpStatus: 503, error: 'e' });
+  }
+  const executions = await q.executions('default', 's', 10);
+  t.strictSame(executions.map((e) => e.attempt), [4, 3, 2], 'newest first, the oldest two pruned (kept: 3)');
+});
+
+t.test('deleting a job removes its fires in flight, executions and dead letters; later events for it do nothing', async (t) => {
+  const { apply, events, q } = await store(t);
+  await create(apply, { id: 'd', type: 'recurrente', interval: '1m', timestamp: new Date(t0).toISOString() });
+  await events({ kind: 'start', ...ref('d', t0), manual: false },
+    { kind: 'attempt', ...ref('d', t0), attempt: 1, startedAtMs: t0, finishedAtMs: t0 + 1, succeeded: false, httpStatus: 500, error: 'e' },
+    { kind: 'finish', ...ref('d', t0), result: 'dead_lettered', attempts: 1, error: 'e' },
+    { kind: 'start', ...ref('d', t0 + 60_000), manual: false });
+  await apply({ type: 'delete_job', tenant: 'default', proposedAtMs: t0 + 2, id: 'd' });
+  t.equal((await q.inFlightFires()).length, 0);
+  t.equal((await q.executions('default', 'd', 10)).length, 0);
+  t.equal((await q.deadLetters('default', 10, null)).deadLetters.length, 0);
+  t.strictSame(await events({ kind: 'finish', ...ref('d', t0 + 60_000), result: 'succeeded', attempts: 1, error: null }), [false]);
+});
+
+t.test('trigger queues a manual fire that does not move the schedule; set_firing is remembered across a restart', async (t) => {
+  const { apply, q, sm } = await store(t);
+  await create(apply, { id: 'm', type: 'unico', timestamp: new Date(t0 + 3_600_000).toISOString() });
+  const seen: string[] = [];
+  sm.onChanges((c) => seen.push(...c.queued.map((f) => `${f.id}@${f.atMs}`)));
+  t.strictSame(await apply({ type: 'trigger_job', tenant: 'default', proposedAtMs: t0, id: 'm' }), { type: 'queued', fireId: `m@${t0}` });
+  t.strictSame(await apply({ type: 'trigger_job', tenant: 'default', proposedAtMs: t0, id: 'm' }), { type: 'queued', fireId: `m@${t0 + 1}` }, 'two triggers in one ms are two fires');
+  t.strictSame(seen, [`m@${t0}`, `m@${t0 + 1}`]);
+  t.match(q.getJob('default', 'm'), { nextRunAtMs: t0 + 3_600_000, firesInFlight: 2, status: 'running' });
+  t.match(await apply({ type: 'trigger_job', tenant: 'default', proposedAtMs: t0, id: 'nope' }), { type: 'refused', code: 'job_not_found' });
+  t.strictSame(await apply({ type: 'set_firing', tenant: 'default', proposedAtMs: t0, paused: true }), { type: 'firing', paused: true });
+  t.equal(sm.firingPaused(), true);
+});
