@@ -79,11 +79,13 @@ if (!existsSync(main)) {
   process.stderr.write('dist/main.js is missing: run npm install (it builds through prepare) or npm run build\n');
   process.exit(1);
 }
+// Extra node flags for every node, e.g. CLUSTER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (NODE_OPTIONS refuses those).
+const nodeArgs = (process.env.CLUSTER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const nginx = ensureNginx();
 const nginxPrefix = join(dataDir, 'nginx');
 for (const dir of ['tmp/body', 'tmp/proxy', 'tmp/fastcgi', 'tmp/uwsgi', 'tmp/scgi']) mkdirSync(join(nginxPrefix, dir), { recursive: true });
 for (const n of nodes) {
-  start(n.id, process.execPath, [main], {
+  start(n.id, process.execPath, [...nodeArgs, main], {
     NODE_ID: n.id, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(n.http), RAFT_HOST: '127.0.0.1', RAFT_PORT: String(n.raft),
     ADVERTISE_HOST: '127.0.0.1', PEERS: peers, BOOTSTRAP_EXPECT: '3', DATA_DIR: join(dataDir, n.id),
   });

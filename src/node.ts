@@ -59,7 +59,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     bootstrapExpect: config.bootstrapExpect, joining: config.joinUrl !== null, clusterSecret: config.clusterSecret,
     peerTls, tickMs: limits.raftTickMs, electionTimeoutTicks: limits.toTicks(config.electionTimeoutMs),
     heartbeatIntervalTicks: limits.toTicks(config.heartbeatIntervalMs), maxInflightAppends: limits.inflightAppendsMax,
-    maxAppendBytes: limits.appendBytesMax, snapshotChunkBytes: limits.snapshotChunkBytes,
+    maxAppendBytes: limits.appendBytesMax, maxApplyBytes: limits.applyBytesMax, snapshotChunkBytes: limits.snapshotChunkBytes,
     maxPendingReads: limits.pendingReadsMax, snapshotEntriesThreshold: config.snapshotCount,
     peerBodyBytesMax: limits.peerBodyBytesMax, proposalTimeoutMs: limits.proposalTimeoutMs,
     logger: log.child({ module: 'raft' }), onFatal,
@@ -81,7 +81,8 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
       maxJobs: config.maxJobs, maxPayloadBytes: config.maxPayloadBytes, denyPrivateWebhooks: config.webhookDenyPrivate,
       batchJobsMax: limits.batchJobsMax, listLimitDefault: limits.listLimitDefault,
       scheduleCountDefault: limits.scheduleCountDefault, scheduleCountMax: limits.scheduleCountMax,
-      proposalBytesMax: limits.proposalBatchBytesMax, executionsPerJob: config.executionsPerJob,
+      proposalBytesMax: limits.proposalBatchBytesMax, batchEntryJobsMax: limits.batchEntryJobsMax,
+      executionsPerJob: config.executionsPerJob,
       deadLettersPageMax: limits.deadLettersPageMax,
     },
   });

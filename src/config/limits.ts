@@ -19,6 +19,8 @@ export const scheduleCountDefault = 10;
 export const clientBodyBytesMax = 32 * mib;
 /** The largest MAX_PAYLOAD_BYTES a user may set: a job must fit, with room to spare, in one append message. */
 export const payloadBytesMax = 1 * mib;
+/** Jobs of one `POST /jobs/batch` proposed in one entry: its apply is one step the runner cannot interrupt. */
+export const batchEntryJobsMax = 1000;
 /** A small job as JSON (id, type, time, URL, a few headers and a short payload), to size the batch body. */
 export const jobBytesTypical = 2 * kib;
 /** How long a follower waits for the leader's answer to a forwarded write. */
@@ -35,6 +37,11 @@ export const raftTickMs = 50;
 export const inflightAppendsMax = 64;
 /** Entry bytes in one AppendEntries (a single larger entry still goes alone). */
 export const appendBytesMax = 1 * mib;
+/**
+ * Committed entry bytes applied per Ready. Nothing else moves while a Ready's entries apply: no heartbeat, no
+ * acknowledgement. So an apply must stay far below the election timeout, even for entries of thousands of jobs.
+ */
+export const applyBytesMax = 512 * kib;
 /** Bytes of one InstallSnapshot chunk. */
 export const snapshotChunkBytes = 1 * mib;
 /** Proposed but not yet committed bytes a leader accepts before refusing new writes. */
@@ -91,7 +98,8 @@ export function toTicks(ms: number): number {
 export const limits = {
   batchJobsMax, listLimitMax, listLimitDefault, scheduleCountMax, scheduleCountDefault, clientBodyBytesMax,
   payloadBytesMax, jobBytesTypical, forwardTimeoutMs, proposalTimeoutMs, raftTickMs, inflightAppendsMax,
-  appendBytesMax, snapshotChunkBytes, uncommittedBytesMax, proposalBatchBytesMax, snapshotEntriesThreshold,
+  appendBytesMax, applyBytesMax, batchEntryJobsMax, snapshotChunkBytes, uncommittedBytesMax, proposalBatchBytesMax,
+  snapshotEntriesThreshold,
   peerBodyBytesMax, pendingReadsMax, nearSlotsHeld, webhooksInFlightMax, catchupFiresMax, catchupGraceMs,
   catchupScanFiresMax, fireEventsPerEntryMax, claimLeadMs, leaseCheckMs, indexPageFires, webhookConnectionsPerOrigin,
   deadLettersPageMax, drainTimeoutMs,
@@ -120,6 +128,7 @@ export function assertLimitRelations(l: Limits): void {
   // A leader must accept at least one full proposal batch, or a big write would wait forever.
   assert.ok(l.proposalBatchBytesMax <= l.uncommittedBytesMax,
     'limits: proposalBatchBytesMax must be at most uncommittedBytesMax');
+  assert.ok(l.batchEntryJobsMax <= l.batchJobsMax, 'limits: batchEntryJobsMax must be at most batchJobsMax');
   // fire_all's last catchupFiresMax fires must fit one plan, or they would be passed before they are listed.
   assert.ok(l.catchupFiresMax < l.catchupScanFiresMax, 'limits: catchupFiresMax must be below catchupScanFiresMax');
   // The heap holds the current slot and at least one more, so a fire is loaded before its slot begins.

@@ -12,7 +12,7 @@ import {
   type overlapPolicies, type pausedReasons, type webhookMethods,
 } from './schema.js';
 
-export { isPrivateAddress } from './webhook-url.js';
+export { isPrivateAddress, isPrivateHost } from './webhook-url.js';
 export type { NormalizeOptions } from './fields.js';
 
 export type JobType = (typeof jobTypes)[number];

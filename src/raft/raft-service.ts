@@ -48,6 +48,7 @@ export interface RaftServiceOptions {
   readonly heartbeatIntervalTicks: number;
   readonly maxInflightAppends: number;
   readonly maxAppendBytes: number;
+  readonly maxApplyBytes: number;
   readonly snapshotChunkBytes: number;
   readonly maxPendingReads: number;
   readonly snapshotEntriesThreshold: number;

@@ -44,6 +44,8 @@ export interface RunnerOptions {
   readonly heartbeatIntervalTicks: number;
   readonly maxInflightAppends: number;
   readonly maxAppendBytes: number;
+  /** Committed entry bytes applied per Ready (etcd's MaxCommittedSizePerReady). */
+  readonly maxApplyBytes: number;
   readonly snapshotChunkBytes: number;
   readonly maxPendingReads: number;
   /** Compact the log once this many entries were applied since the last snapshot. */
@@ -95,6 +97,7 @@ export class RaftRunner {
       id: options.nodeId, storage, random: new SeededRandom(seedFrom(options.nodeId)),
       electionTimeoutTicks: options.electionTimeoutTicks, heartbeatIntervalTicks: options.heartbeatIntervalTicks,
       applied, maxInflightAppends: options.maxInflightAppends, maxAppendBytes: options.maxAppendBytes,
+      maxApplyBytes: options.maxApplyBytes,
       snapshotChunkBytes: options.snapshotChunkBytes, maxPendingReads: options.maxPendingReads, logger: options.logger,
     });
     for (const [id, address] of sm.memberAddresses()) transport.setPeerAddress(id, address);
@@ -271,7 +274,13 @@ export class RaftRunner {
     if (entries.length === 0) return;
     const before = this.#sm.appliedIndex();
     assert.equal(entries[0]?.index, before + 1, `apply of ${entries[0]?.index} after applied ${before}`);
+    const startedAtMs = performance.now();
     const results = await this.#sm.apply(entries);
+    const tookMs = performance.now() - startedAtMs;
+    // No heartbeat or acknowledgement leaves while an apply runs: one near the election timeout costs a lease.
+    if (tookMs > this.#options.tickMs * this.#options.electionTimeoutTicks / 4) {
+      this.#options.logger.warn({ entries: entries.length, from_index: before + 1, duration_ms: Math.round(tookMs) }, 'slow apply');
+    }
     for (const entry of entries) {
       if (entry.type === 'conf_change') this.#membershipApplied(entry);
       this.#proposals.applied(entry.index, entry.term, results.get(entry.index));

@@ -130,6 +130,8 @@ export class FireTasks {
 
   /** The job was deleted: its fires stop (SPEC §2: no fire after the 2xx of a DELETE). */
   abortJob(tenant: string, id: string): void {
+    // Every task counts in #perJob from its start, so a job without a count has nothing here to stop.
+    if (this.countOf(tenant, id) === 0 && !this.#buffered.has(`${tenant}/${id}`)) return;
     for (const [key, task] of this.#tasks) {
       if (task.tenant === tenant && task.id === id) {
         this.#abort(task);

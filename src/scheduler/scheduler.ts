@@ -165,14 +165,15 @@ export class Scheduler {
 
   /** The store applied a batch: move the changed jobs' entries, and start manual fires at once. */
   noteChanges(changes: {
-    readonly jobs: ReadonlyMap<string, { readonly tenant: string; readonly id: string }>;
+    /** Each changed job as applied (null: deleted), so the hot path decodes nothing again. */
+    readonly jobs: ReadonlyMap<string, { readonly tenant: string; readonly id: string; readonly job: Job | null }>;
     readonly queued: readonly { readonly tenant: string; readonly id: string; readonly atMs: number }[];
   }): void {
     if (this.#state === 'idle') return;
-    for (const [key, { tenant, id }] of changes.jobs) {
+    for (const [key, { tenant, id, job }] of changes.jobs) {
       this.#changedDuringLoad?.add(key);
       // While starting too: a job the load read before this change must not keep its older entry.
-      this.#consider(key, tenant, id);
+      this.#consider(key, tenant, id, job);
     }
     if (this.#state === 'starting') {
       // Queued after the start read the fires in flight, perhaps: started once running (a second start is a no-op).
@@ -262,9 +263,12 @@ export class Scheduler {
     }, (err: unknown) => this.#restart(err));
   }
 
-  /** Puts the job's next run in the heap if it is near and nobody handles it yet; removes a stale entry. */
-  #consider(key: string, tenant: string, id: string): void {
-    const job = this.#ports.store.getJob(tenant, id);
+  /**
+   * Puts the job's next run in the heap if it is near and nobody handles it yet; removes a stale entry. `known`
+   * is the job as just applied (null: deleted); without it the store is read.
+   */
+  #consider(key: string, tenant: string, id: string, known?: Job | null): void {
+    const job = known === undefined ? this.#ports.store.getJob(tenant, id) : known ?? undefined;
     this.#heap.delete(key);
     if (job === undefined) {
       this.#tasks.abortJob(tenant, id);

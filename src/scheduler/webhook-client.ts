@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { Agent } from 'undici';
-import { isPrivateAddress, type JobType, type WebhookMethod } from '../jobs/job.js';
+import { isPrivateAddress, isPrivateHost, type JobType, type WebhookMethod } from '../jobs/job.js';
 
 export interface WebhookAttempt {
   /** An http(s) URL, already validated at create. */
@@ -103,12 +103,6 @@ export function privateDenyingLookup(hostname: string, options: LookupOptions, c
       callback(null, first.address, first.family);
     }
   });
-}
-
-/** `localhost`, `*.localhost` or a private IP literal, as `URL.hostname` writes it. */
-function isPrivateHostname(hostname: string): boolean {
-  const name = hostname.toLowerCase().replace(/\.$/, '');
-  return name === 'localhost' || name.endsWith('.localhost') || isPrivateAddress(name);
 }
 
 /**
@@ -262,7 +256,7 @@ export class WebhookClient {
       // ERR_INVALID_URL: a URL that passed create cannot be malformed, but send never rejects.
       return fail({ code: 'network', sent: false, error: err instanceof Error ? err.message : String(err) });
     }
-    if (this.#denyPrivate && isPrivateHostname(url.hostname)) {
+    if (this.#denyPrivate && isPrivateHost(url.hostname)) {
       return fail({ code: 'private_address', sent: false, error: `webhook host ${url.hostname} is private, loopback or link-local` });
     }
     const body = bodyOf(attempt, startedAtMs);

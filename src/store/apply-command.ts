@@ -22,7 +22,7 @@ export async function readJob(view: BatchView, tenant: string, id: string): Prom
 
 /** Stores a job and moves its next-fire index entry; `before` is the stored version, if any. */
 export function writeJob(view: BatchView, job: Job, before: Job | undefined): void {
-  view.changes.jobs.set(`${job.tenant}/${job.id}`, { tenant: job.tenant, id: job.id });
+  view.changes.jobs.set(`${job.tenant}/${job.id}`, { tenant: job.tenant, id: job.id, job });
   if (before !== undefined && before.nextRunAtMs !== null && before.nextRunAtMs !== job.nextRunAtMs) {
     view.del(nextFireKey(before.nextRunAtMs, before.tenant, before.id));
   }
@@ -32,7 +32,7 @@ export function writeJob(view: BatchView, job: Job, before: Job | undefined): vo
 
 /** Removes a job with everything it left: fires in flight, executions and dead letters. */
 async function removeJob(view: BatchView, job: Job): Promise<void> {
-  view.changes.jobs.set(`${job.tenant}/${job.id}`, { tenant: job.tenant, id: job.id });
+  view.changes.jobs.set(`${job.tenant}/${job.id}`, { tenant: job.tenant, id: job.id, job: null });
   if (job.nextRunAtMs !== null) view.del(nextFireKey(job.nextRunAtMs, job.tenant, job.id));
   view.del(jobKey(job.tenant, job.id));
   for (const prefix of [jobInFlightPrefix(job.tenant, job.id), jobExecutionPrefix(job.tenant, job.id),

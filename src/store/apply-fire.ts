@@ -8,7 +8,7 @@ import type { Job } from '../jobs/job.js';
 import { readJob, writeJob } from './apply-command.js';
 import type { BatchView } from './batch-view.js';
 import {
-  type DeadLetter, decodeRecord, encodeRecord, type ExecutionRecord, type ExecutionStatus, type InFlightFire,
+  type DeadLetter, decodeRecord, encodeRecord, type ExecutionRecord, type InFlightFire,
 } from './fire-records.js';
 import { deadLetterKey, executionKey, firingPausedKey, inFlightKey } from './keys.js';
 
@@ -119,11 +119,11 @@ function finishInFlight(view: BatchView, job: Job, event: FireEvent & { kind: 'f
     };
     view.put(deadLetterKey(job.tenant, job.id, event.scheduledAtMs), encodeRecord(letter));
   }
-  const unsent: readonly ExecutionStatus[] = ['skipped', 'missed', 'unknown'];
-  if ((unsent as readonly string[]).includes(event.result)) {
+  // A fire that was never sent has no attempt record; it gets one execution saying why.
+  if (event.result === 'skipped' || event.result === 'missed' || event.result === 'unknown') {
     recordExecution(view, finished, job, command, {
       fireId, scheduledAtMs: event.scheduledAtMs, attempt: event.attempts, startedAtMs: null, finishedAtMs: null,
-      nodeId: command.nodeId, status: event.result as ExecutionStatus, httpStatus: null, durationMs: null, error: event.error,
+      nodeId: command.nodeId, status: event.result, httpStatus: null, durationMs: null, error: event.error,
     });
   } else {
     writeJob(view, finished, job);

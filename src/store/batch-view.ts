@@ -1,12 +1,13 @@
 // Reads through the writes of one apply batch, so commands later in a batch see what earlier ones changed.
 import type { ClassicLevel } from 'classic-level';
+import type { Job } from '../jobs/job.js';
 
 type Db = ClassicLevel<string, Uint8Array>;
 
 /** What one apply batch changed that the scheduler must hear about once the batch is durable. */
 export interface StoreChanges {
-  /** Jobs written or removed, as `tenant/id` → names. */
-  readonly jobs: Map<string, { readonly tenant: string; readonly id: string }>;
+  /** Jobs written or removed, as `tenant/id` → the job as this batch left it (null: removed). */
+  readonly jobs: Map<string, { readonly tenant: string; readonly id: string; readonly job: Job | null }>;
   /** Manual fires (trigger, redrive) queued for the scheduler. */
   readonly queued: { readonly tenant: string; readonly id: string; readonly atMs: number }[];
   /** The new cluster-wide firing switch, when it changed. */
@@ -28,7 +29,11 @@ export class BatchView {
   async get(key: string): Promise<Uint8Array | undefined> {
     const pending = this.#pending.get(key);
     if (pending !== undefined) return pending ?? undefined;
-    return this.#db.get(key);
+    // Synchronous: a point read from LevelDB's cache takes microseconds, while an async get is a thread-pool
+    // round trip. Applying waits on every read, and the runner sends no heartbeat or acknowledgement until the
+    // apply ends; with async reads, thousands of fire events a second made applies long enough to cost leaders
+    // their lease.
+    return this.#db.getSync(key);
   }
 
   put(key: string, value: Uint8Array): void {

@@ -75,11 +75,6 @@ export class JobQueries {
     return { jobs, nextCursor: lastId };
   }
 
-  /** Jobs due in [fromMs, toMs) by the next-fire index, in time order, at most `limit`. */
-  async dueFires(fromMs: number, toMs: number, limit: number): Promise<DueFire[]> {
-    return (await this.dueFirePage(fromMs, toMs, null, limit)).fires;
-  }
-
   /** One page of the next-fire index in [fromMs, toMs), after the index key `afterKey` when given. */
   async dueFirePage(fromMs: number, toMs: number, afterKey: string | null, limit: number):
   Promise<{ fires: DueFire[]; lastKey: string | null }> {

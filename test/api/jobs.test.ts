@@ -129,6 +129,20 @@ t.test('a batch answers one result per job in order and stores only the valid on
   t.equal((await call('POST', '/jobs/batch', { jobs: [] })).status, 400);
 });
 
+t.test('a batch of 2,500 is proposed in entries of at most 1,000 jobs and answered in order', async (t) => {
+  const before = solo.node.store.appliedIndex();
+  const jobs: unknown[] = Array.from({ length: 2500 }, (_, i) => unico(`big-${i}`));
+  jobs[1500] = { id: 'big-bad', type: 'nope' };
+  jobs[2400] = unico('big-3');
+  const r = await call('POST', '/jobs/batch', { jobs });
+  t.equal(r.status, 200);
+  const results = (r.body as { results: { id: string | null; status: number }[] }).results;
+  t.equal(results.length, 2500);
+  t.strictSame([results[0]?.status, results[1500]?.status, results[2400]?.status, results[2499]?.id], [201, 400, 200, 'big-2499']);
+  t.equal(results.filter((x) => x.status === 201).length, 2498);
+  t.equal(solo.node.store.appliedIndex() - before, 3, '2,499 valid jobs in three entries');
+});
+
 t.test('debug/cluster, health and ready describe the node', async (t) => {
   const debug = (await call('GET', '/debug/cluster')).body ?? {};
   t.match(debug, { node_id: 'solo', role: 'leader', leader_id: 'solo', scheduler: { slots: 0 } });

@@ -3,7 +3,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import type { NodeHandle } from './process-cluster.js';
 import { get, ProcessCluster, request, waitFor } from './process-cluster.js';
-import { type Received, Receiver, waitUntil } from '../scheduler/receiver.js';
+import { type Received, Receiver } from '../scheduler/receiver.js';
 
 const env = { SLOT_GAP: '1s' };
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -104,7 +104,7 @@ t.test('kill -9 of the leader during a stream of due fires loses no at_least_onc
     await sleepUntil(lastAtMs + 6000);
     const alo = jobs.filter((j) => j.delivery === 'at_least_once');
     const amo = jobs.filter((j) => j.delivery === 'at_most_once');
-    await waitUntil(() => alo.every((j) => byFireId(receiver, '/alo').has(fireIdOf(j))), 10_000, 'every at_least_once fire')
+    await waitFor(async () => alo.every((j) => byFireId(receiver, '/alo').has(fireIdOf(j))), 10_000, 'every at_least_once fire')
       .catch(() => undefined);
     const live = await cluster.waitForLeader();
     t.equal((await request(live, 'DELETE', '/jobs/tick')).status, 204, 'the recurrente is deleted');
@@ -203,7 +203,7 @@ t.test('SIGTERM of the leader fires nothing twice and the new leader picks up wh
     t.ok(before > 5 && before < jobs.length - 5, `the SIGTERM falls mid-stream (${before} of ${jobs.length} fires were due before it)`);
 
     await sleepUntil(lastAtMs + 6000);
-    await waitUntil(() => jobs.every((j) => byFireId(receiver, '/alo').has(fireIdOf(j))), 10_000, 'every fire')
+    await waitFor(async () => jobs.every((j) => byFireId(receiver, '/alo').has(fireIdOf(j))), 10_000, 'every fire')
       .catch(() => undefined);
     t.equal((await request(next, 'DELETE', '/jobs/tick')).status, 204, 'the recurrente is deleted');
 

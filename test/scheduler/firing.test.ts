@@ -1,7 +1,8 @@
 // One real node in this process firing to a real receiver on loopback: SPEC §4's request, retries, timeouts, pause, delete, trigger.
 import t from 'tap';
 import { startSingleNode, type TestNode } from '../api/single-node.js';
-import { Receiver, waitUntil } from './receiver.js';
+import { waitFor } from '../cluster/process-cluster.js';
+import { Receiver } from './receiver.js';
 
 let node: TestNode;
 let receiver: Receiver;
@@ -33,7 +34,7 @@ t.test('a unico job fires once at its time with the request of SPEC §4, and com
     headers: { 'x-team': 'blue' }, payload: { n: 1 },
   });
   t.equal(created.status, 201);
-  await waitUntil(() => receiver.at('/once').length === 1, 10_000, 'the fire');
+  await waitFor(async () => receiver.at('/once').length === 1, 10_000, 'the fire');
   const [hit] = receiver.at('/once');
   if (hit === undefined) throw new Error('no fire');
   t.equal(hit.method, 'PUT');
@@ -47,9 +48,8 @@ t.test('a unico job fires once at its time with the request of SPEC §4, and com
   t.match(hit.headers.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
   t.strictSame(Object.keys(hit.json), ['job_id', 'type', 'fire_id', 'scheduled_at', 'fired_at', 'attempt', 'payload']);
   t.match(hit.json, { job_id: 'once', type: 'unico', fire_id: `once@${at}`, scheduled_at: iso(at), attempt: 1, payload: { n: 1 } });
-  await waitUntil(() => node.node.scheduler.status().inFlight === 0, 5000, 'the fire to settle');
-  const deadline = Date.now() + 5000;
-  while ((await api('GET', '/jobs/once')).json.status !== 'completed' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(async () => node.node.scheduler.status().inFlight === 0, 5000, 'the fire to settle');
+  await waitFor(async () => (await api('GET', '/jobs/once')).json.status === 'completed', 5000, 'the job to complete');
   const job = (await api('GET', '/jobs/once')).json;
   t.equal(job.status, 'completed');
   t.equal(job.next_run_at, null);
@@ -66,7 +66,7 @@ t.test('a 6-field cron job fires every second, each fire at its own second', asy
   t.equal((await api('POST', '/jobs', {
     id: 'every-second', type: 'recurrente', cron_expression: '* * * * * *', webhook_url: receiver.url('/tick'),
   })).status, 201);
-  await waitUntil(() => receiver.at('/tick').length >= 4, 10_000, 'four ticks');
+  await waitFor(async () => receiver.at('/tick').length >= 4, 10_000, 'four ticks');
   t.equal((await api('DELETE', '/jobs/every-second')).status, 204);
   const hits = receiver.at('/tick');
   const scheduled = hits.map((h) => Number(String(h.headers['x-fire-id']).split('@')[1]));
@@ -86,7 +86,7 @@ t.test('a receiver that fails twice sees three attempts of one fire, with growin
     id: 'flaky', type: 'unico', timestamp: iso(Date.now() + 300), webhook_url: receiver.url('/flaky'),
     retry: { max_attempts: 3, backoff_ms: 400 },
   });
-  await waitUntil(() => receiver.at('/flaky').length === 3, 15_000, 'three attempts');
+  await waitFor(async () => receiver.at('/flaky').length === 3, 15_000, 'three attempts');
   const hits = receiver.at('/flaky');
   t.equal(new Set(hits.map((h) => h.headers['x-fire-id'])).size, 1, 'one fire id');
   t.strictSame(hits.map((h) => h.headers['x-attempt']), ['1', '2', '3']);
@@ -94,12 +94,11 @@ t.test('a receiver that fails twice sees three attempts of one fire, with growin
   const gap2 = (hits[2]?.atMs ?? 0) - (hits[1]?.atMs ?? 0);
   t.ok(gap1 >= 200 && gap2 >= 400, `backoff respected (${gap1}, ${gap2} ms)`);
   t.ok(gap2 > gap1, `gaps grow (${gap1} then ${gap2} ms)`);
-  const deadline = Date.now() + 5000;
   let executions: Json[] = [];
-  while (executions.length < 3 && Date.now() < deadline) {
+  await waitFor(async () => {
     executions = (await api('GET', '/jobs/flaky/executions')).json.executions;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+    return executions.length >= 3;
+  }, 5000, 'three execution records');
   t.strictSame(executions.map((e) => [e.attempt, e.status, e.http_status]), [[3, 'succeeded', 200], [2, 'failed', 500], [1, 'failed', 500]]);
 });
 
@@ -110,11 +109,10 @@ t.test('a receiver that hangs hits the timeout; the spent fire is a dead letter 
     retry: { max_attempts: 1 },
   });
   let letters: Json[] = [];
-  const deadline = Date.now() + 10_000;
-  while (letters.length === 0 && Date.now() < deadline) {
+  await waitFor(async () => {
     letters = (await api('GET', '/dead-letters')).json.dead_letters;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return letters.length > 0;
+  }, 10_000, 'the dead letter');
   t.equal(letters.length, 1, 'dead-lettered');
   t.match(letters[0], { job_id: 'hangs', attempts: 1, error: /^timeout: .*max_attempts/ });
   const execution = (await api('GET', '/jobs/hangs/executions')).json.executions[0];
@@ -125,7 +123,7 @@ t.test('a receiver that hangs hits the timeout; the spent fire is a dead letter 
   const redrive = await api('POST', `/dead-letters/${letters[0].fire_id}/redrive`);
   t.equal(redrive.status, 202);
   t.equal(redrive.json.fire_id, letters[0].fire_id);
-  await waitUntil(() => receiver.at('/hang').length === 2, 10_000, 'the redriven fire');
+  await waitFor(async () => receiver.at('/hang').length === 2, 10_000, 'the redriven fire');
   t.equal(receiver.at('/hang')[1]?.headers['x-fire-id'], letters[0].fire_id, 'the same fire id');
   t.equal((await api('GET', '/dead-letters')).json.dead_letters.length, 0, 'no longer a dead letter');
   t.equal((await api('POST', `/dead-letters/${letters[0].fire_id}/redrive`)).status, 404, 'a second redrive finds nothing');
@@ -147,7 +145,7 @@ t.test('trigger fires a job at once, outside its schedule', async (t) => {
   const res = await api('POST', '/jobs/manual/trigger');
   t.equal(res.status, 202);
   t.match(res.json.fire_id, /^manual@\d+$/);
-  await waitUntil(() => receiver.at('/manual').length === 1, 5000, 'the triggered fire');
+  await waitFor(async () => receiver.at('/manual').length === 1, 5000, 'the triggered fire');
   t.equal(receiver.at('/manual')[0]?.headers['x-fire-id'], res.json.fire_id);
   t.equal((await api('POST', '/jobs/nope/trigger')).status, 404);
   const job = (await api('GET', '/jobs/manual')).json;
@@ -161,7 +159,7 @@ t.test('pause-firing holds every fire cluster-wide until resume-firing', async (
   t.equal(receiver.at('/held').length, 0, 'nothing fires while paused');
   t.equal((await api('GET', '/debug/cluster')).json.scheduler.firing_paused, true);
   t.strictSame((await api('POST', '/cluster/resume-firing')).json, { firing_paused: false });
-  await waitUntil(() => receiver.at('/held').length === 1, 5000, 'the held fire after resume');
+  await waitFor(async () => receiver.at('/held').length === 1, 5000, 'the held fire after resume');
 });
 
 t.test('a job in a far slot is not held in memory until its slot comes near, and fires on time', async (t) => {
@@ -169,7 +167,7 @@ t.test('a job in a far slot is not held in memory until its slot comes near, and
   const at = Date.now() + 9000;
   await api('POST', '/jobs', { id: 'far', type: 'unico', timestamp: iso(at), webhook_url: receiver.url('/far') });
   t.equal(node.node.scheduler.status().jobsQueued, 0, 'not in the heap yet');
-  await waitUntil(() => receiver.at('/far').length === 1, 15_000, 'the far fire');
+  await waitFor(async () => receiver.at('/far').length === 1, 15_000, 'the far fire');
   const late = (receiver.at('/far')[0]?.atMs ?? 0) - at;
   t.ok(late >= 0 && late < 1000, `on time (late by ${late} ms)`);
 });

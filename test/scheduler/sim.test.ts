@@ -3,18 +3,13 @@
 // One store stands for the replicated state (Raft itself is simulated elsewhere); "leaders" are successive runs of the
 // scheduler over it, and a change of leader decides, like Raft would, whether each proposal still in flight
 // committed or was lost. Time is a simulated clock, so a fire sent on time is sent at exactly its millisecond.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
-import type { Command, CommandResult, FireEvent } from '../../src/jobs/commands.js';
-import { encodeCommand } from '../../src/jobs/codec.js';
+import type { Command, FireEvent } from '../../src/jobs/commands.js';
 import { normalizeCreate, requestHashOf } from '../../src/jobs/job.js';
 import type { Clock, Timer } from '../../src/scheduler/clock.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import type { AttemptResult, WebhookAttempt } from '../../src/scheduler/webhook-client.js';
-import { JobQueries } from '../../src/store/queries.js';
-import { StateMachine } from '../../src/store/state-machine.js';
+import { openLogApplier } from '../store/log-applier.js';
 
 /** mulberry32: a seeded PRNG, so a failing seed replays exactly. */
 function prng(seed: number): () => number {
@@ -90,27 +85,16 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
   const random = prng(seed);
   const t0 = 1_800_000_000_000;
   const clock = new SimClock(t0);
-  const dir = mkdtempSync(join(tmpdir(), 'sdb-sim-'));
-  const sm = await StateMachine.open(dir);
-  const queries = new JobQueries(sm);
-  let index = 0;
+  const store = await openLogApplier();
+  const { sm, queries } = store;
+  const apply = (command: Command): ReturnType<typeof store.apply> => store.apply(command);
+  /** Store reads in progress (applies are counted by the applier). */
   let busy = 0;
-  let applyChain: Promise<unknown> = Promise.resolve();
-  const apply = (command: Command): Promise<CommandResult> => {
-    busy++;
-    const done = applyChain.then(async () => {
-      index++;
-      const results = await sm.apply([{ type: 'normal', index, term: 1, data: encodeCommand(command) }]);
-      return results.get(index) as CommandResult;
-    });
-    applyChain = done.finally(() => { busy--; });
-    return done;
-  };
   // Lets real LevelDB I/O finish before simulated time moves on.
   const settle = async (): Promise<void> => {
     for (let quiet = 0; quiet < 3;) {
       await new Promise((resolve) => setImmediate(resolve));
-      quiet = busy === 0 ? quiet + 1 : 0;
+      quiet = busy === 0 && store.pending === 0 ? quiet + 1 : 0;
     }
   };
 
@@ -311,8 +295,7 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
   const leftInFlight = (await queries.inFlightFires()).length;
   if (leftInFlight > 0) failures.push(`${leftInFlight} fires still in flight at the end`);
   scheduler.stop('end');
-  await sm.close();
-  rmSync(dir, { recursive: true, force: true });
+  await store.close();
   return { failures, stats: { deliveries: deliveries.length, outages: outages.length, duplicates, unknowns } };
 }
 

@@ -1,33 +1,21 @@
 // Applying the firing commands to a real state machine: claims, passes, attempts, results, dead letters, redrive, deletes.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Command, CommandResult, FireEvent } from '../../src/jobs/commands.js';
-import { encodeCommand } from '../../src/jobs/codec.js';
 import { normalizeCreate, requestHashOf } from '../../src/jobs/job.js';
-import { JobQueries } from '../../src/store/queries.js';
-import { StateMachine } from '../../src/store/state-machine.js';
+import type { JobQueries } from '../../src/store/queries.js';
+import type { StateMachine } from '../../src/store/state-machine.js';
+import { openLogApplier } from './log-applier.js';
 
 const t0 = Date.parse('2026-06-01T00:00:00Z');
 
 async function store(t: Test): Promise<{ apply: (c: Command) => Promise<CommandResult>; events: (...e: FireEvent[]) => Promise<readonly boolean[]>; q: JobQueries; sm: StateMachine }> {
-  const dir = mkdtempSync(join(tmpdir(), 'sdb-fire-'));
-  const sm = await StateMachine.open(dir);
-  t.teardown(async () => {
-    await sm.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  let index = 0;
-  const apply = async (command: Command): Promise<CommandResult> => {
-    index++;
-    return (await sm.apply([{ type: 'normal', index, term: 1, data: encodeCommand(command) }])).get(index) as CommandResult;
-  };
+  const applier = await openLogApplier();
+  t.teardown(() => applier.close());
   const events = async (...e: FireEvent[]): Promise<readonly boolean[]> => {
-    const r = await apply({ type: 'fire_events', proposedAtMs: t0 + 1, nodeId: 'n1', events: e, executionsPerJob: 3 });
+    const r = await applier.apply({ type: 'fire_events', proposedAtMs: t0 + 1, nodeId: 'n1', events: e, executionsPerJob: 3 });
     return r.type === 'fire_events' ? r.applied : [];
   };
-  return { apply, events, q: new JobQueries(sm), sm };
+  return { apply: (c) => applier.apply(c), events, q: applier.queries, sm: applier.sm };
 }
 
 async function create(apply: (c: Command) => Promise<CommandResult>, body: Record<string, unknown>): Promise<void> {

@@ -32,6 +32,8 @@ export interface JobLimits extends FiringLimits {
   readonly scheduleCountMax: number;
   /** A batch is split into proposals of at most this many encoded bytes, so no Raft entry outgrows a peer body. */
   readonly proposalBytesMax: number;
+  /** ... and of at most this many jobs, so no single apply stalls Raft for long. */
+  readonly batchEntryJobsMax: number;
 }
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' }) });
@@ -202,7 +204,7 @@ async function createBatch(request: FastifyRequest, bodies: readonly unknown[], 
       results.push({ id: typeof id === 'string' ? id : null, status: 400, code: err.code, error: err.message });
     }
   });
-  for (const group of bySize(valid, limits.proposalBytesMax)) {
+  for (const group of bySize(valid, limits.proposalBytesMax, limits.batchEntryJobsMax)) {
     const result = await propose({
       type: 'create_jobs', tenant: request.caller.tenant, proposedAtMs: nowMs, maxJobs: limits.maxJobs, jobs: group.map((v) => v.entry),
     });
@@ -217,14 +219,14 @@ async function createBatch(request: FastifyRequest, bodies: readonly unknown[], 
   return results;
 }
 
-function bySize<T extends { entry: { spec: { payload: unknown } } }>(items: readonly T[], bytesMax: number): T[][] {
+function bySize<T extends { entry: { spec: { payload: unknown } } }>(items: readonly T[], bytesMax: number, countMax: number): T[][] {
   const groups: T[][] = [];
   let current: T[] = [];
   let bytes = 0;
   for (const item of items) {
     // A generous estimate per job: its payload plus the fixed fields.
     const size = JSON.stringify(item.entry.spec).length + 256;
-    if (current.length > 0 && bytes + size > bytesMax) {
+    if (current.length > 0 && (bytes + size > bytesMax || current.length >= countMax)) {
       groups.push(current);
       current = [];
       bytes = 0;
