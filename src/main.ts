@@ -58,10 +58,21 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/**
+ * Codes of the errors by which the stores refuse data they cannot trust (LevelStorageError, SnapshotFileError,
+ * StateStoreError, StoreCorruptError). Their message names the file or directory and says what is wrong; a stack
+ * trace would only bury it.
+ */
+const dataRefusals: ReadonlySet<unknown> = new Set(['storage_corrupt', 'corrupt_snapshot', 'store_corrupt']);
+
 main().catch((err: unknown) => {
   if (err instanceof UnsupportedSettingError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
+  }
+  if (dataRefusals.has((err as { code?: unknown } | null)?.code)) {
+    process.stderr.write(`scheduled-db: cannot start: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
+    process.exit(1);
   }
   process.stderr.write(`scheduled-db: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);

@@ -61,6 +61,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     heartbeatIntervalTicks: limits.toTicks(config.heartbeatIntervalMs), maxInflightAppends: limits.inflightAppendsMax,
     maxAppendBytes: limits.appendBytesMax, maxApplyBytes: limits.applyBytesMax, snapshotChunkBytes: limits.snapshotChunkBytes,
     maxPendingReads: limits.pendingReadsMax, snapshotEntriesThreshold: config.snapshotCount,
+    snapshotLogBytesThreshold: limits.snapshotLogBytesThreshold,
     peerBodyBytesMax: limits.peerBodyBytesMax, proposalTimeoutMs: limits.proposalTimeoutMs,
     logger: log.child({ module: 'raft' }), onFatal,
   }, store);
@@ -126,6 +127,7 @@ function startScheduler(config: Config, raft: RaftService, store: StateMachine, 
   const webhooks = new WebhookClient({
     denyPrivate: config.webhookDenyPrivate, connectionsPerOrigin: limits.webhookConnectionsPerOrigin,
     now: () => systemClock.nowMs(),
+    userAgent: () => `scheduled-db (${config.nodeId}; term ${raft.status().term})`,
   });
   const proposeEvents = async (events: readonly FireEvent[]): Promise<readonly boolean[]> => {
     const result = await raft.proposeHere(encodeCommand({

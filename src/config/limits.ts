@@ -50,6 +50,11 @@ export const uncommittedBytesMax = 64 * mib;
 export const proposalBatchBytesMax = 8 * mib;
 /** Applied entries after which the log is compacted behind a snapshot. */
 export const snapshotEntriesThreshold = 10_000;
+/**
+ * Entry bytes applied since the last snapshot that also start one: 10,000 batch entries of 1,000 jobs are
+ * gigabytes of log held on disk and in memory until the next snapshot.
+ */
+export const snapshotLogBytesThreshold = 64 * 1024 * 1024;
 /** Request body of the Raft port: one append, one snapshot chunk or one proposal batch, plus framing. */
 export const peerBodyBytesMax = 16 * mib;
 /** ReadIndex requests waiting at once; more are refused at once. */
@@ -100,6 +105,7 @@ export const limits = {
   payloadBytesMax, jobBytesTypical, forwardTimeoutMs, proposalTimeoutMs, raftTickMs, inflightAppendsMax,
   appendBytesMax, applyBytesMax, batchEntryJobsMax, snapshotChunkBytes, uncommittedBytesMax, proposalBatchBytesMax,
   snapshotEntriesThreshold,
+  snapshotLogBytesThreshold,
   peerBodyBytesMax, pendingReadsMax, nearSlotsHeld, webhooksInFlightMax, catchupFiresMax, catchupGraceMs,
   catchupScanFiresMax, fireEventsPerEntryMax, claimLeadMs, leaseCheckMs, indexPageFires, webhookConnectionsPerOrigin,
   deadLettersPageMax, drainTimeoutMs,

@@ -106,6 +106,12 @@ function timezone(name: string): string {
   return canonical;
 }
 
+/** Refuses text MessagePack would not store as written (see jsonProblem), naming the field. */
+function checkText(value: unknown, field: string): void {
+  const problem = jsonProblem(value);
+  if (problem !== null) throw new JobInputError('invalid_request', field, `${field}: ${problem}`);
+}
+
 function headers(input: Readonly<Record<string, string>>): Record<string, string> {
   for (const name of Object.keys(input)) {
     if (reservedHeaders.has(name.toLowerCase()) || name === '__proto__') {
@@ -113,6 +119,7 @@ function headers(input: Readonly<Record<string, string>>): Record<string, string
       throw new JobInputError('invalid_request', `headers.${name}`, message);
     }
   }
+  checkText(input, 'headers');
   return { ...input };
 }
 
@@ -120,6 +127,7 @@ function tags(input: Readonly<Record<string, string>>): Record<string, string> {
   if (Object.hasOwn(input, '__proto__')) {
     throw new JobInputError('invalid_request', 'tags.__proto__', 'the tag key __proto__ is not supported');
   }
+  checkText(input, 'tags');
   return { ...input };
 }
 
@@ -150,6 +158,7 @@ function retry(input: NonNullable<PatchJobBody['retry']>): RetryPolicy {
 
 /** One secret or several, comma-separated (SPEC §4 key rotation); a `whsec_` one must be base64 after the prefix. */
 function signingSecret(value: string): string {
+  checkText(value, 'signing_secret');
   for (const secret of value.split(',')) {
     const key = secret.trim();
     if (key === '' || (key.startsWith('whsec_') && !base64.test(key.slice('whsec_'.length)))) {

@@ -7,15 +7,26 @@
 export const jsonDepthMax = 64;
 
 /**
+ * A UTF-16 surrogate without its pair. JSON text may spell one (`"\ud800"`), but MessagePack stores strings as
+ * UTF-8, which turns it into U+FFFD: the value would read back changed, and two such keys would become one.
+ */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
  * Why `value` is not a plain JSON value that survives a MessagePack round trip unchanged, or null when it is.
- * Objects must be plain, numbers finite, nesting at most `depthMax`, and no key may be `__proto__` (msgpackr
- * renames that key when decoding, so it would not read back as written). Walks with its own stack, never recursion.
+ * Objects must be plain, numbers finite, strings and keys well-formed Unicode, nesting at most `depthMax`, and no
+ * key may be `__proto__` (msgpackr renames that key when decoding, so it would not read back as written). Walks
+ * with its own stack, never recursion.
  */
 export function jsonProblem(value: unknown, depthMax: number = jsonDepthMax): string | null {
   const stack: { value: unknown; depth: number; path: string }[] = [{ value, depth: 0, path: '' }];
   for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
     const { value: v, depth, path } = next;
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue;
+    if (typeof v === 'string') {
+      if (loneSurrogate.test(v)) return `${where(path)} is not well-formed Unicode (a lone surrogate)`;
+      continue;
+    }
+    if (v === null || typeof v === 'boolean') continue;
     if (typeof v === 'number') {
       if (!Number.isFinite(v)) return `${where(path)} is not a finite number`;
       continue;
@@ -30,6 +41,7 @@ export function jsonProblem(value: unknown, depthMax: number = jsonDepthMax): st
     if (proto !== Object.prototype && proto !== null) return `${where(path)} is not a plain object`;
     for (const [key, item] of Object.entries(v)) {
       if (key === '__proto__') return `${where(path)} has the key __proto__`;
+      if (loneSurrogate.test(key)) return `${where(path)} has a key that is not well-formed Unicode (a lone surrogate)`;
       stack.push({ value: item, depth: depth + 1, path: `${path}.${key}` });
     }
   }

@@ -150,6 +150,11 @@ export type ListJobsQuery = Static<typeof ListJobsQuery>;
 // Answers
 
 const Rfc3339 = Type.String({ format: 'date-time', description: 'RFC 3339 UTC with milliseconds' });
+/**
+ * Any key at all. Record(String) matches keys with `^(.*)$`, which fails on a key holding a line break (a tag key
+ * may), and the serializer drops every key no pattern matches: the job would read back without that tag.
+ */
+const AnyKey = Type.String({ pattern: '^[\\s\\S]*$' });
 
 /** The job object of `GET /jobs/{id}`: the create fields under their SPEC names, plus its state. */
 export const JobResponse = Type.Object(
@@ -163,7 +168,7 @@ export const JobResponse = Type.Object(
     last_date: nullable(Rfc3339),
     webhook_url: nullable(Type.String()),
     method: literals(webhookMethods),
-    headers: Type.Record(Type.String(), Type.String()),
+    headers: Type.Record(AnyKey, Type.String()),
     payload: Type.Unknown(),
     delivery: literals(deliveryModes),
     retry: Type.Object({
@@ -182,7 +187,7 @@ export const JobResponse = Type.Object(
     pause_after_failures: Type.Integer(),
     has_signing_secret: Type.Boolean({ description: 'the secret itself is never returned' }),
     paused: Type.Boolean(),
-    tags: Type.Record(Type.String(), Type.String()),
+    tags: Type.Record(AnyKey, Type.String()),
     next_run_at: nullable(Rfc3339),
     status: literals(jobStatuses),
     paused_reason: nullable(literals(pausedReasons)),

@@ -11,16 +11,25 @@
 export const lookaroundMs = 30 * 3_600_000;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
+/** Zone names with a formatter kept; beyond it the oldest is dropped, so odd spellings cannot grow memory. */
+const formattersMax = 1024;
 
-/** The canonical IANA name of a zone Intl knows (`europe/madrid` → `Europe/Madrid`), or null for an unknown name. */
+/**
+ * The name a job stores for a zone Intl knows (its case fixed: `europe/madrid` → `Europe/Madrid`), or null for
+ * an unknown name. A name is never swapped for another one: Node 20's ICU resolves current IANA names to their
+ * old links (`Asia/Kolkata` → `Asia/Calcutta`, `Asia/Kathmandu` → `Asia/Katmandu`, `Europe/Kyiv` →
+ * `Europe/Kiev`), and a client must read back the zone it wrote (SPEC §2).
+ */
 export function canonicalTimezone(name: string): string | null {
+  let resolved: string;
   try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+    resolved = new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
   } catch (err) {
     // Intl signals an unknown zone with a RangeError; anything else is not ours to swallow.
     if (err instanceof RangeError) return null;
     throw err;
   }
+  return resolved.toLowerCase() === name.toLowerCase() ? resolved : name;
 }
 
 function formatterFor(timezone: string): Intl.DateTimeFormat {
@@ -36,7 +45,7 @@ function formatterFor(timezone: string): Intl.DateTimeFormat {
       minute: 'numeric',
       second: 'numeric',
     });
-    // Stored timezones are canonical names, so this map stays within the few hundred zones Intl knows.
+    if (formatters.size >= formattersMax) formatters.delete(formatters.keys().next().value ?? '');
     formatters.set(timezone, formatter);
   }
   return formatter;

@@ -1,6 +1,6 @@
 // A durable Raft Storage on LevelDB: one atomic batch per Ready, with the log after the snapshot mirrored in memory for sync reads.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
@@ -102,8 +102,43 @@ function planWrite(s: LogState, w: StorageWrite): Plan {
   return { ops, hardState, snapshot, kept, appended, dropped };
 }
 
+/**
+ * Opens the database at `location`, creating it only where there is nothing yet: LevelDB would otherwise answer a
+ * lost or unreadable CURRENT with a new, empty database and delete the old files as obsolete.
+ */
+async function openDb(location: string): Promise<Db> {
+  const isNew = !existsSync(location) || readdirSync(location).length === 0;
+  const db: Db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: isNew });
+  try {
+    await db.open();
+  } catch (err) {
+    throw levelError(err, location, 'cannot be opened');
+  }
+  return db;
+}
+
+/**
+ * classic-level reports damaged files with LEVEL_* codes (LEVEL_DATABASE_NOT_OPEN with a LEVEL_CORRUPTION cause,
+ * LEVEL_CORRUPTION, LEVEL_IO_ERROR): as a LevelStorageError naming the database and LevelDB's own reason.
+ */
+function levelError(err: unknown, location: string, what: string): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('LEVEL_')) return err;
+  const cause = (err as { cause?: unknown }).cause;
+  const reason = cause instanceof Error ? cause.message : (err as Error).message;
+  return new LevelStorageError(`${location}: LevelDB database ${what}: ${reason}`);
+}
+
 /** Reads every record of the raft database, checking each decodes and that together they form one log. */
 async function load(db: Db, location: string): Promise<LogState> {
+  try {
+    return checkLog(location, await readRecords(db, location));
+  } catch (err) {
+    throw levelError(err, location, 'cannot be read');
+  }
+}
+
+async function readRecords(db: Db, location: string): Promise<LogState> {
   let hardState: HardState = { term: 0, vote: null, commit: 0 };
   let snapshot = EMPTY_SNAPSHOT;
   const entries: Entry[] = [];
@@ -121,12 +156,25 @@ async function load(db: Db, location: string): Promise<LogState> {
       throw new LevelStorageError(`${location}: unknown ${keys.describe(key)}`);
     }
   }
+  return { hardState, snapshot, entries };
+}
+
+/**
+ * The records must form one log: contiguous after the snapshot, terms never decreasing (Log Matching: a log is
+ * a run of leaders' terms), the commit within it. A damaged record that still decodes often breaks one of these.
+ */
+function checkLog(location: string, { hardState, snapshot, entries }: LogState): LogState {
+  let previousTerm = snapshot.term;
   entries.forEach((entry, i) => {
     const expected = snapshot.index + 1 + i;
     if (entry.index !== expected) {
       throw new LevelStorageError(`${location}: entry ${entry.index} found where entry ${expected} belongs`
         + ` (the log after snapshot ${snapshot.index} must be contiguous)`);
     }
+    if (entry.term < previousTerm) {
+      throw new LevelStorageError(`${location}: entry ${entry.index} has term ${entry.term}, below the term ${previousTerm} before it`);
+    }
+    previousTerm = entry.term;
   });
   const lastIndex = snapshot.index + entries.length;
   if (hardState.commit > lastIndex) {
@@ -173,8 +221,7 @@ export class LevelStorage implements Storage {
   static async open(dir: string): Promise<LevelStorage> {
     const location = join(dir, 'raft');
     await mkdir(dir, { recursive: true });
-    const db: Db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    await db.open();
+    const db = await openDb(location);
     try {
       const state = await load(db, location);
       const files = await SnapshotFiles.open(join(dir, 'snapshots'));

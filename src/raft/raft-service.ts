@@ -5,7 +5,7 @@ import { ForwardError, HttpTransport } from './http-transport.js';
 import type { PeerTls } from './http-transport.js';
 import { LevelStorage } from './level-storage.js';
 import { ProposalError, ProposalTracker } from './proposal-tracker.js';
-import type { RoleChange, StateMachine } from './runner.js';
+import type { RoleChange, RunnerTransport, StateMachine } from './runner.js';
 import { RaftRunner } from './runner.js';
 import type { ForwardRequest } from './wire.js';
 
@@ -52,6 +52,7 @@ export interface RaftServiceOptions {
   readonly snapshotChunkBytes: number;
   readonly maxPendingReads: number;
   readonly snapshotEntriesThreshold: number;
+  readonly snapshotLogBytesThreshold: number;
   readonly peerBodyBytesMax: number;
   readonly proposalTimeoutMs: number;
   readonly logger: Logger;
@@ -115,7 +116,7 @@ export class RaftService {
       },
     });
     for (const peer of options.peers) transport.setPeerAddress(peer.id, peer.address);
-    const runner = new RaftRunner({ ...options }, storage, sm, transport, proposals);
+    const runner = new RaftRunner({ ...options }, storage, sm, pinningPeers(transport, options.peers), proposals);
     transport.onUnreachable = () => {};
     service = new RaftService(options, storage, transport, runner, proposals);
     if (fresh && !options.joining) {
@@ -303,6 +304,26 @@ function toClusterError(err: unknown): unknown {
     return known.includes(err.code) ? new ClusterError(err.code as ClusterErrorCode, err.message) : err;
   }
   return err;
+}
+
+/**
+ * This node's PEERS say how it reaches each voter they name, and win over addresses replicated from other
+ * nodes (a leader's snapshot carries the leader's view): behind NAT, sidecars or per-link proxies, the same
+ * voter has a different address from each node. Voters PEERS does not name (joined later) use the replicated one.
+ */
+function pinningPeers(transport: HttpTransport, peers: RaftServiceOptions['peers']): RunnerTransport {
+  const pinned = new Set(peers.map((p) => p.id));
+  return {
+    send: (messages) => transport.send(messages),
+    setPeerAddress: (id, address) => {
+      if (!pinned.has(id)) transport.setPeerAddress(id, address);
+    },
+    removePeer: (id) => {
+      // A voter removed and joined again later announces its new address; it is no longer PEERS' voter.
+      pinned.delete(id);
+      transport.removePeer(id);
+    },
+  };
 }
 
 /** A new cluster's first entries: one add_voter per PEERS entry, its Raft address as context, committed. */

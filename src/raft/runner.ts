@@ -1,4 +1,5 @@
-// Drives the Raft core with real time and I/O: tick, then each Ready as persist -> send -> apply -> advance.
+// Drives the Raft core with real time and I/O: tick, then each Ready as send -> persist -> send -> advance, with
+// committed entries applied in order behind the loop.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Entry, Logger, NodeId, ReadState, Ready, SnapshotMeta, Status } from './core/index.js';
@@ -50,6 +51,8 @@ export interface RunnerOptions {
   readonly maxPendingReads: number;
   /** Compact the log once this many entries were applied since the last snapshot. */
   readonly snapshotEntriesThreshold: number;
+  /** ...or once this many entry bytes were applied since it. */
+  readonly snapshotLogBytesThreshold: number;
   readonly logger: Logger;
   /** A broken invariant or a failed disk write: the process must stop rather than go on with bad state. */
   readonly onFatal: (err: unknown) => void;
@@ -74,6 +77,9 @@ export class RaftRunner {
   #timer: NodeJS.Timeout | null = null;
   #looping = false;
   #stopped = false;
+  #applyChain: Promise<void> = Promise.resolve();
+  #appliesQueued = 0;
+  #bytesSinceSnapshot = 0;
   #snapshotting = false;
   #lastSnapshotIndex: number;
   readonly #readWaiters = new Map<string, (index: number | null) => void>();
@@ -121,6 +127,7 @@ export class RaftRunner {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
     while (this.#looping) await new Promise((resolve) => setImmediate(resolve));
+    await this.#applyChain;
   }
 
   get nodeId(): NodeId {
@@ -243,12 +250,38 @@ export class RaftRunner {
       snapshot: ready.snapshot, compaction: ready.compaction, sync: ready.mustSync,
     };
     await this.#storage.write(write);
-    if (ready.snapshot !== null) await this.#restore(ready.snapshot);
+    if (ready.snapshot !== null) {
+      await this.#applyChain;
+      await this.#restore(ready.snapshot);
+    }
     this.#transport.send(ready.persistedMessages);
-    await this.#apply(ready.committedEntries);
+    if (ready.committedEntries.length > 0) {
+      // At most one apply waits behind the running one, so a slow state machine slows Raft rather than piling up.
+      if (this.#appliesQueued > 1) await this.#applyChain;
+      this.#enqueueApply(ready.committedEntries);
+    }
     for (const read of ready.readStates) this.#answerRead(read);
     this.#raw.advance();
-    this.#maybeSnapshot();
+  }
+
+  /**
+   * Applies run one after another, each alongside the next Ready's disk write and messages: heartbeats and
+   * acknowledgements keep flowing while the state machine works (etcd applies in its own goroutine likewise).
+   * Every entry handed over here is committed and already durable in this node's log.
+   */
+  #enqueueApply(committed: readonly Entry[]): void {
+    this.#appliesQueued++;
+    this.#applyChain = this.#applyChain.then(async () => {
+      if (this.#stopped) return;
+      await this.#apply(committed);
+      // Between two applies, so the snapshot's point-in-time view matches appliedIndex().
+      this.#maybeSnapshot();
+    }).catch((err: unknown) => {
+      this.#stopped = true;
+      this.#options.onFatal(err);
+    }).finally(() => {
+      this.#appliesQueued--;
+    });
   }
 
   #roleChanged(): void {
@@ -263,6 +296,7 @@ export class RaftRunner {
     await this.#sm.restore(path, meta);
     assert.equal(this.#sm.appliedIndex(), meta.index, 'state machine restored to another index');
     this.#lastSnapshotIndex = meta.index;
+    this.#bytesSinceSnapshot = 0;
     for (const [id, address] of this.#sm.memberAddresses()) this.#transport.setPeerAddress(id, address);
     this.#proposals.appliedThrough(meta.index);
     this.#options.logger.info({ index: meta.index, term: meta.term }, 'restored snapshot');
@@ -276,8 +310,9 @@ export class RaftRunner {
     assert.equal(entries[0]?.index, before + 1, `apply of ${entries[0]?.index} after applied ${before}`);
     const startedAtMs = performance.now();
     const results = await this.#sm.apply(entries);
+    for (const entry of entries) if (entry.type === 'normal') this.#bytesSinceSnapshot += entry.data.byteLength;
     const tookMs = performance.now() - startedAtMs;
-    // No heartbeat or acknowledgement leaves while an apply runs: one near the election timeout costs a lease.
+    // Applies run behind the loop, but a slow one delays every write waiting on its result and the next Ready.
     if (tookMs > this.#options.tickMs * this.#options.electionTimeoutTicks / 4) {
       this.#options.logger.warn({ entries: entries.length, from_index: before + 1, duration_ms: Math.round(tookMs) }, 'slow apply');
     }
@@ -322,13 +357,16 @@ export class RaftRunner {
     }
   }
 
-  /** Every so many applied entries, the state machine writes itself to a file and the log behind it goes. */
+  /** Every so many applied entries or bytes, the state machine writes itself to a file and the log behind it goes. */
   #maybeSnapshot(): void {
     const applied = this.#sm.appliedIndex();
-    if (this.#snapshotting || applied - this.#lastSnapshotIndex < this.#options.snapshotEntriesThreshold) return;
+    if (this.#snapshotting) return;
+    if (applied - this.#lastSnapshotIndex < this.#options.snapshotEntriesThreshold
+      && this.#bytesSinceSnapshot < this.#options.snapshotLogBytesThreshold) return;
     const term = this.#raw.logTerm(applied);
     if (term === null) return;
     this.#snapshotting = true;
+    this.#bytesSinceSnapshot = 0;
     const path = this.#storage.snapshotPathFor(applied, term);
     this.#sm.writeSnapshot(path).then(() => {
       this.#snapshotting = false;

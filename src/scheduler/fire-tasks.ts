@@ -153,7 +153,8 @@ export class FireTasks {
       void this.#attempt(task);
       return;
     }
-    task.timer = this.#ports.clock.setTimer(() => void this.#attempt(task), delayMs);
+    // Node's timers can fire a millisecond before Date.now() reaches their time: never send early, wait the rest.
+    task.timer = this.#ports.clock.setTimer(() => this.#attemptAt(task, atMs), delayMs);
   }
 
   async #attempt(task: Task): Promise<void> {

@@ -56,12 +56,13 @@ export interface WebhookClientOptions {
   readonly connectionsPerOrigin: number;
   /** Epoch ms (a Clock): stamps fired_at, webhook-timestamp and durations. */
   readonly now: () => number;
-  readonly userAgent?: string;
+  /** Asked at every attempt, so it can name the sending node and its current term (a receiver can audit who fired). */
+  readonly userAgent?: () => string;
 }
 
 /** A response body is read up to this much and thrown away, so its connection goes back to the pool; a longer one closes it. */
 const responseBodyBytesMax = 64 * 1024;
-const defaultUserAgent = 'scheduled-db';
+const defaultUserAgent = (): string => 'scheduled-db';
 
 /** A webhook host that is, or resolves to, a private, loopback or link-local address while WEBHOOK_DENY_PRIVATE is on. */
 export class PrivateAddressError extends Error {
@@ -228,7 +229,7 @@ export class WebhookClient {
   readonly #agent: Agent;
   readonly #denyPrivate: boolean;
   readonly #now: () => number;
-  readonly #userAgent: string;
+  readonly #userAgent: () => string;
 
   constructor(options: WebhookClientOptions) {
     assert(Number.isInteger(options.connectionsPerOrigin) && options.connectionsPerOrigin >= 1, 'connectionsPerOrigin >= 1');
@@ -260,7 +261,7 @@ export class WebhookClient {
       return fail({ code: 'private_address', sent: false, error: `webhook host ${url.hostname} is private, loopback or link-local` });
     }
     const body = bodyOf(attempt, startedAtMs);
-    const headers = headersOf(attempt, body, startedAtMs, this.#userAgent);
+    const headers = headersOf(attempt, body, startedAtMs, this.#userAgent());
     const answer = await this.#request(url, attempt, body, headers);
     if ('failure' in answer) return fail(answer.failure);
     const { status, retryAfter } = answer;

@@ -14,6 +14,9 @@ export interface StoreChanges {
   firingPaused: boolean | null;
 }
 
+/** Longest stretch of applying without yielding to the event loop. */
+const applySliceMs = 3;
+
 export type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
 /** Pending puts and deletes over the database; `ops()` is the one batch that makes them durable together. */
@@ -22,17 +25,23 @@ export class BatchView {
   readonly #pending = new Map<string, Uint8Array | null>();
   readonly changes: StoreChanges = { jobs: new Map(), queued: [], firingPaused: null };
 
+  #sliceStartedAt = performance.now();
+
   constructor(db: Db) {
     this.#db = db;
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
+    // Every command reads before it writes, so this is where a long apply (a 1,000-job batch, thousands of
+    // fire events) lets the event loop run: due webhooks and client requests wait one slice at most.
+    if (performance.now() - this.#sliceStartedAt > applySliceMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      this.#sliceStartedAt = performance.now();
+    }
     const pending = this.#pending.get(key);
     if (pending !== undefined) return pending ?? undefined;
     // Synchronous: a point read from LevelDB's cache takes microseconds, while an async get is a thread-pool
-    // round trip. Applying waits on every read, and the runner sends no heartbeat or acknowledgement until the
-    // apply ends; with async reads, thousands of fire events a second made applies long enough to cost leaders
-    // their lease.
+    // round trip; with async reads, thousands of fire events a second made every apply wait on the pool.
     return this.#db.getSync(key);
   }
 

@@ -1,13 +1,15 @@
 // The replicated state machine on LevelDB: applies committed entries, one synced-order batch each, with last_applied.
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import { decodeCommand } from '../jobs/codec.js';
 import { applyCommand } from './apply-command.js';
+import { decodeJob, StoreCorruptError } from './job-codec.js';
 import { BatchView, type StoreChanges } from './batch-view.js';
-import { appliedKey, firingPausedKey, jobCountKey, memberKey, memberPrefix, prefixEnd } from './keys.js';
+import { appliedKey, firingPausedKey, jobCountKey, jobPrefix, memberKey, memberPrefix, prefixEnd } from './keys.js';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot.js';
 
 /** The entry shapes the store applies; structurally the Raft core's entries, which the store does not import. */
@@ -24,6 +26,19 @@ export type { StoreChanges } from './batch-view.js';
 
 export const packr = new Packr({ useRecords: false, moreTypes: false });
 
+/**
+ * The state machine's database cannot be trusted; the node refuses to start and names it. Everything in it
+ * comes from the Raft log, so the message says how to rebuild it.
+ */
+export class StateStoreError extends Error {
+  readonly code = 'store_corrupt';
+
+  constructor(location: string, what: string) {
+    super(`${location}: ${what} (remove this directory to rebuild it from the Raft log and snapshot)`);
+    this.name = 'StateStoreError';
+  }
+}
+
 export class StateMachine {
   readonly #db: Db;
   #applied: { index: number; term: number };
@@ -38,19 +53,29 @@ export class StateMachine {
     this.#jobCount = jobCount;
   }
 
-  /** Opens `<dataDir>/state`; a value that does not decode stops the node with the key's name. */
+  /**
+   * Opens `<dataDir>/state`, refusing with a StateStoreError one that LevelDB cannot open or read, a value or job
+   * record that does not decode, or job records that do not add up to the stored count. LevelDB verifies no
+   * checksum on its own here (classic-level has no paranoid_checks), and drops a damaged log record silently.
+   */
   static async open(dataDir: string): Promise<StateMachine> {
     const dir = join(dataDir, 'state');
-    await mkdir(dir, { recursive: true });
-    const db: Db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
-    await db.open();
-    const applied = decodeMeta(db, appliedKey, { index: 0, term: 0 }, dir) as { index: number; term: number };
-    assert.ok(Number.isSafeInteger(applied.index) && applied.index >= 0, `${dir}: ${appliedKey} is not an index`);
-    const jobCount = decodeMeta(db, jobCountKey, 0, dir) as number;
-    const sm = new StateMachine(db, applied, jobCount);
-    sm.#firingPaused = decodeMeta(db, firingPausedKey, false, dir) === true;
-    await sm.#loadMembers();
-    return sm;
+    await mkdir(dataDir, { recursive: true });
+    const db = await openDb(dir);
+    try {
+      const applied = appliedOf(decodeMeta(db, appliedKey, { index: 0, term: 0 }, dir), dir);
+      const jobCount = decodeMeta(db, jobCountKey, 0, dir);
+      if (!Number.isSafeInteger(jobCount) || (jobCount as number) < 0) throw new StateStoreError(dir, `${jobCountKey} is not a count`);
+      const records = await checkJobRecords(db, dir);
+      if (records !== jobCount) throw new StateStoreError(dir, `holds ${records} job records where ${jobCountKey} says ${String(jobCount)}`);
+      const sm = new StateMachine(db, applied, jobCount);
+      sm.#firingPaused = decodeMeta(db, firingPausedKey, false, dir) === true;
+      await sm.#loadMembers(dir);
+      return sm;
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
   }
 
   get db(): Db {
@@ -149,17 +174,23 @@ export class StateMachine {
     this.#applied = applied;
     this.#jobCount = decodeMeta(this.#db, jobCountKey, 0, path) as number;
     this.#firingPaused = decodeMeta(this.#db, firingPausedKey, false, path) === true;
-    await this.#loadMembers();
+    await this.#loadMembers(path);
   }
 
   async close(): Promise<void> {
     await this.#db.close();
   }
 
-  async #loadMembers(): Promise<void> {
+  async #loadMembers(where: string): Promise<void> {
     this.#members.clear();
-    for await (const [key, value] of this.#db.iterator({ gte: memberPrefix, lt: prefixEnd(memberPrefix) })) {
-      this.#members.set(key.slice(memberPrefix.length), packr.unpack(value) as string);
+    try {
+      for await (const [key, value] of this.#db.iterator({ gte: memberPrefix, lt: prefixEnd(memberPrefix) })) {
+        const address = decode(value, key, where);
+        if (typeof address !== 'string') throw new StateStoreError(where, `key ${key} is not an address`);
+        this.#members.set(key.slice(memberPrefix.length), address);
+      }
+    } catch (err) {
+      throw levelError(err, where, 'cannot be read');
     }
   }
 }
@@ -175,12 +206,73 @@ function applyMembership(view: BatchView, members: Map<string, string>,
   }
 }
 
-function decodeMeta(db: Db, key: string, fallback: unknown, where: string): unknown {
-  const raw = db.getSync(key);
-  if (raw === undefined) return fallback;
+/**
+ * Opens the database at `dir`, creating it only where there is nothing yet: LevelDB would otherwise answer a lost
+ * or unreadable CURRENT with a new, empty database and delete the old files as obsolete.
+ */
+async function openDb(dir: string): Promise<Db> {
+  const isNew = !existsSync(dir) || readdirSync(dir).length === 0;
+  const db: Db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: isNew });
+  try {
+    await db.open();
+  } catch (err) {
+    throw levelError(err, dir, 'cannot be opened');
+  }
+  return db;
+}
+
+/** classic-level's LEVEL_* errors (a damaged file, an I/O error) as a StateStoreError naming the database. */
+function levelError(err: unknown, dir: string, what: string): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('LEVEL_')) return err;
+  const cause = (err as { cause?: unknown }).cause;
+  return new StateStoreError(dir, `LevelDB database ${what}: ${cause instanceof Error ? cause.message : (err as Error).message}`);
+}
+
+function appliedOf(value: unknown, dir: string): { index: number; term: number } {
+  const { index, term } = (typeof value === 'object' && value !== null ? value : {}) as { index?: unknown; term?: unknown };
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0 || typeof term !== 'number' || !Number.isSafeInteger(term)) {
+    throw new StateStoreError(dir, `${appliedKey} is not an index and a term`);
+  }
+  return { index, term };
+}
+
+/**
+ * Reads every job record once, so a damaged one stops the start rather than a later read, and counts them: both
+ * they and the count are written in every apply batch that changes them, so a record LevelDB dropped shows here.
+ */
+async function checkJobRecords(db: Db, dir: string): Promise<number> {
+  const iterator = db.iterator({ gte: jobPrefix, lt: prefixEnd(jobPrefix) });
+  let count = 0;
+  try {
+    for (let batch = await iterator.nextv(1000); batch.length > 0; batch = await iterator.nextv(1000)) {
+      for (const [key, value] of batch) decodeJob(value, key);
+      count += batch.length;
+    }
+  } catch (err) {
+    if (err instanceof StoreCorruptError) throw new StateStoreError(dir, err.message);
+    throw levelError(err, dir, 'cannot be read');
+  } finally {
+    await iterator.close();
+  }
+  return count;
+}
+
+function decode(raw: Uint8Array, key: string, where: string): unknown {
   try {
     return packr.unpack(raw);
   } catch (err) {
-    throw new Error(`${where}: key ${key} does not decode: ${(err as Error).message}`);
+    // msgpackr throws plain Errors for bytes that are not MessagePack.
+    throw new StateStoreError(where, `key ${key} does not decode: ${(err as Error).message}`);
   }
+}
+
+function decodeMeta(db: Db, key: string, fallback: unknown, where: string): unknown {
+  let raw: Uint8Array | undefined;
+  try {
+    raw = db.getSync(key);
+  } catch (err) {
+    throw levelError(err, where, 'cannot be read');
+  }
+  return raw === undefined ? fallback : decode(raw, key, where);
 }

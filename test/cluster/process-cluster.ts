@@ -32,31 +32,56 @@ export interface NodeHandle {
   output: string[];
 }
 
+export interface NodePorts {
+  readonly http: number;
+  readonly raft: number;
+}
+
 export interface ClusterOptions {
   readonly size: number;
+  /** Every node's environment; it may set SNAPSHOT_COUNT (50 here), but not the ports, PEERS or BOOTSTRAP_EXPECT. */
   readonly env?: Record<string, string>;
   /** Start only the first `started` nodes (default all) and do not wait for a leader. */
   readonly started?: number;
+  /** Node i's ports (default free ones): a test that puts proxies between the nodes must know them first. */
+  readonly ports?: readonly NodePorts[];
+  /** Node `id`'s PEERS (default every node's real Raft address), e.g. the ports of proxies on its own links. */
+  readonly peersOf?: (id: string) => string;
+  /** Called with every process spawned, first start and restarts alike (logs to a file, exit watching). */
+  readonly onSpawn?: (node: NodeHandle, child: ChildProcess) => void;
+}
+
+/** Free loopback ports for `size` nodes. */
+export async function freeNodePorts(size: number): Promise<NodePorts[]> {
+  const ports: NodePorts[] = [];
+  for (let i = 0; i < size; i++) ports.push({ http: await freePort(), raft: await freePort() });
+  return ports;
 }
 
 export class ProcessCluster {
   readonly nodes: NodeHandle[] = [];
   readonly #baseDir = mkdtempSync(join(tmpdir(), 'sdb-cluster-'));
   readonly #env: Record<string, string>;
+  readonly #onSpawn: ((node: NodeHandle, child: ChildProcess) => void) | null;
 
-  private constructor(env: Record<string, string>) {
+  private constructor(env: Record<string, string>, onSpawn: ((node: NodeHandle, child: ChildProcess) => void) | null) {
     this.#env = env;
+    this.#onSpawn = onSpawn;
   }
 
   static async start(options: ClusterOptions): Promise<ProcessCluster> {
-    const cluster = new ProcessCluster(options.env ?? {});
-    const ports = [];
-    for (let i = 0; i < options.size; i++) ports.push({ http: await freePort(), raft: await freePort() });
+    const cluster = new ProcessCluster(options.env ?? {}, options.onSpawn ?? null);
+    const ports = options.ports ?? await freeNodePorts(options.size);
     const peers = ports.map((p, i) => `n${i + 1}=127.0.0.1:${p.raft}`).join(',');
     for (let i = 0; i < options.size; i++) {
       const p = ports[i];
       if (p === undefined) throw new Error('port missing');
-      cluster.nodes.push(cluster.#handle(`n${i + 1}`, p.http, p.raft, { PEERS: peers, BOOTSTRAP_EXPECT: String(options.size), SNAPSHOT_COUNT: "50" }));
+      const id = `n${i + 1}`;
+      cluster.nodes.push(cluster.#handle(id, p.http, p.raft, {
+        PEERS: options.peersOf?.(id) ?? peers, BOOTSTRAP_EXPECT: String(options.size),
+        // Small snapshots unless told otherwise, so cluster tests also cross compaction and InstallSnapshot.
+        SNAPSHOT_COUNT: options.env?.['SNAPSHOT_COUNT'] ?? '50',
+      }));
     }
     const started = options.started ?? options.size;
     for (const node of cluster.nodes.slice(0, started)) cluster.spawn(node);
@@ -97,6 +122,7 @@ export class ProcessCluster {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
+    this.#onSpawn?.(node, child);
   }
 
   /** SIGKILL (or another signal) to the node's own PID, then wait for it to be gone. */

@@ -124,7 +124,7 @@ t.test('a fire carries content type, its ids, attempt, scheduled time, a tracepa
 
 t.test('the job method and headers are used, and the fire headers win over the job headers', async (t) => {
   const r = await receiver(t);
-  const c = client(t, { userAgent: 'scheduled-db/test' });
+  const c = client(t, { userAgent: () => 'scheduled-db/test' });
   for (const method of ['PUT', 'PATCH'] as const) {
     const headers = { 'X-Token': 'abc', 'User-Agent': 'theirs', 'X-Job-Id': 'spoofed' };
     t.equal((await c.send(attemptTo(r.url, { method, headers }))).ok, true, method);

@@ -123,6 +123,8 @@ function handleSnapshotResult(r: Raft, m: InstallSnapshotResult): void {
     pr.becomeProbe();
     sendAppend(r, m.from);
     if (maybeCommit(r)) broadcastAppend(r);
+    // A learner the snapshot brought up to date gets no append result that moves its match: promote it here.
+    else if (pr.isLearner) maybePromoteLearners(r);
     return;
   }
   pr.snapshotOffset = m.nextOffset;
