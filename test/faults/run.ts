@@ -93,4 +93,6 @@ if (inconclusive.length > 0) log(`linearizability search gave up (inconclusive) 
 const total = (f: (r: ScenarioResult) => number): number => results.reduce((s, r) => s + f(r.result), 0);
 log(`faults: ${results.length} runs, ${total((r) => r.ops.ok + r.ops.fail + r.ops.unknown)} ops, ${total((r) => r.fires.lost)} lost, `
   + `${total((r) => r.fires.amoDups)} amo-dups, ${total(lin)} non-linearizable, ${total((r) => r.crashes)} crashes`);
-process.exit(failed.length > 0 ? 1 : 0);
+// Exit once both streams are flushed: a plain process.exit() cuts a piped stdout short (the final line included).
+const exitCode = failed.length > 0 ? 1 : 0;
+process.stdout.write('', () => process.stderr.write('', () => process.exit(exitCode)));
