@@ -15,7 +15,8 @@ import {
   type Operation,
 } from './linearizability.js';
 
-const jepsenDir = join(import.meta.dirname, '..', '..', '..', 'shared', 'testdata', 'jepsen-etcd');
+// A copy of ../shared/testdata/jepsen-etcd (MIT, see its LICENSE-porcupine.md), so a clean clone anywhere has it.
+const jepsenDir = join(import.meta.dirname, 'testdata', 'jepsen-etcd');
 
 type JobOperation = Operation<JobInput, JobOutput>;
 
