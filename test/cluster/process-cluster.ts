@@ -180,20 +180,26 @@ export interface HttpResult {
   readonly body: unknown;
 }
 
-export async function request(node: NodeHandle, method: string, path: string, body?: unknown,
+export function request(node: NodeHandle, method: string, path: string, body?: unknown,
   headers: Record<string, string> = {}): Promise<HttpResult> {
-  const response = await fetch(`${node.url}${path}`, {
+  return fetchAnswer(`${node.url}${path}`, method, body, headers, 30_000);
+}
+
+/** One request; the answer's body parsed as JSON, or the raw text when it is not JSON (nginx's error pages). */
+export async function fetchAnswer(url: string, method: string, body: unknown, headers: Record<string, string>,
+  timeoutMs: number): Promise<HttpResult> {
+  const response = await fetch(url, {
     method,
     headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await response.text();
   let parsed: unknown = text;
   try {
     parsed = text === '' ? null : JSON.parse(text);
   } catch (_err) {
-    // Not JSON: the test sees the raw text.
+    // Not JSON: the caller sees the raw text.
   }
   return { status: response.status, body: parsed };
 }

@@ -1,22 +1,10 @@
 // One client request with a deadline, answered as a status and body or as the error that stood in for them.
+import { fetchAnswer } from '../cluster/process-cluster.js';
 import { answerOfError, type HttpAnswer } from './history.js';
 
 export async function call(baseUrl: string, method: string, path: string, body: unknown, timeoutMs: number): Promise<HttpAnswer> {
   try {
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text === '' ? null : JSON.parse(text);
-    } catch (_err) {
-      // nginx's own error pages are HTML: kept as text.
-    }
-    return { status: response.status, body: parsed };
+    return await fetchAnswer(`${baseUrl}${path}`, method, body, {}, timeoutMs);
   } catch (err) {
     return answerOfError(err);
   }

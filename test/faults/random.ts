@@ -1,24 +1,13 @@
 // The seeded randomness of a fault run: one seed printed at the start makes the schedule of faults and operations repeatable.
+import { SeededRandom } from '../../src/raft/core/random.js';
 
-/** mulberry32, as the Raft core's SeededRandom; separate streams come from `fork`. */
-export class Rng {
-  #state: number;
+/** The Raft core's mulberry32 with the draws a fault run needs; separate streams come from `fork`. */
+export class Rng extends SeededRandom {
+  readonly #seed: number;
 
   constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** An integer in [0, bound). */
-  int(bound: number): number {
-    return Math.floor(this.next() * bound);
+    super(seed);
+    this.#seed = seed >>> 0;
   }
 
   /** An integer in [min, max]. */
@@ -44,9 +33,12 @@ export class Rng {
     return out;
   }
 
-  /** An independent stream, so that adding draws to one consumer does not shift the others' schedules. */
+  /**
+   * An independent stream from this one's seed and `label`, so that adding draws to one consumer does not shift
+   * the others' schedules, whenever it is forked.
+   */
   fork(label: string): Rng {
-    let h = this.#state ^ 0x9e3779b9;
+    let h = this.#seed ^ 0x9e3779b9;
     for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193);
     return new Rng(h >>> 0);
   }
