@@ -35,6 +35,7 @@ const usage = `usage: npm run bench -- <create|fire|failover|scale|all> [options
   --log-level LEVEL       LOG_LEVEL of the nodes (warn)
   --keep                  keep the nodes' data dirs
   --main PATH             run the nodes from this main.js instead of dist/main.js (e.g. another build)
+Environment: BENCH_NODE_ARGS adds node flags to every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile.
 Run it under flock /tmp/sdb-cluster.lock on a shared machine, so no two clusters run at once.`;
 
 function numberOpt(v: string | undefined, name: string): number | undefined {

@@ -89,7 +89,9 @@ export class BenchCluster {
 
   /** Starts (or restarts, on its data dir) the node's own `node dist/main.js` process. */
   spawn(node: NodeHandle): void {
-    const child = spawn(process.execPath, [distMain], {
+    // BENCH_NODE_ARGS: extra node flags for every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a load.
+    const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+    const child = spawn(process.execPath, [...nodeArgs, distMain], {
       cwd: rootDir, env: { PATH: process.env['PATH'] ?? '', ...node.env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     node.process = child;

@@ -119,6 +119,10 @@ export type CreateStatus = 'created' | 'exists' | 'conflict' | 'over_capacity';
 
 /** What applying a command answers; it travels back to the proposer (msgpack), so it is plain data. */
 export type CommandResult =
+  /**
+   * Per job, in order. `job` (the stored job) only answers a create of one job, which returns it: a batch answers
+   * ids and statuses, and a thousand jobs sent back to a forwarding node would cost more than creating them.
+   */
   | { readonly type: 'created'; readonly jobs: readonly { readonly id: string; readonly status: CreateStatus; readonly job: Job | null }[] }
   | { readonly type: 'job'; readonly job: Job }
   | { readonly type: 'deleted'; readonly id: string }

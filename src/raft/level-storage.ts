@@ -51,6 +51,17 @@ interface Plan {
 
 const EMPTY_SNAPSHOT: SnapshotMeta = { index: 0, term: 0, membership: { voters: [], learners: [] } };
 
+/**
+ * `db.batch` without abstract-level's wrapping of every operation (checks, encodings, hooks, events), which costs
+ * 5 to 8 µs an operation, measured: a tenth of the leader's time under single creates. Keys and values are
+ * Buffers already (the database's encoding). A closed database goes the checked way, which refuses with an error
+ * where the raw call would never answer.
+ */
+function writeBatch(db: Db, ops: BatchOp[], options: { sync: boolean }): Promise<void> {
+  if (db.status !== 'open') return db.batch(ops, options);
+  return (db as unknown as { _batch(ops: BatchOp[], options: { sync: boolean }): Promise<void> })._batch(ops, options);
+}
+
 /** Deletes the keys of entries (from, to]. LevelDB has no range delete, but memory knows every key there is. */
 function deleteEntries(ops: BatchOp[], from: number, to: number): void {
   for (let index = from + 1; index <= to; index++) ops.push({ type: 'del', key: keys.entry(index) });
@@ -360,7 +371,7 @@ export class LevelStorage implements Storage {
     const snapshotChanged = w.snapshot !== null || w.compaction !== null;
     // A batch that retires a snapshot file is always fsynced: the file goes right after it, and a lost
     // batch would leave metadata pointing at a deleted file. (The core's mustSync does not count compaction.)
-    if (plan.ops.length > 0) await this.#db.batch(plan.ops, { sync: w.sync || snapshotChanged });
+    if (plan.ops.length > 0) await writeBatch(this.#db, plan.ops, { sync: w.sync || snapshotChanged });
 
     const s = this.#state;
     s.hardState = plan.hardState;

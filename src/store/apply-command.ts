@@ -44,18 +44,19 @@ async function removeJob(view: BatchView, job: Job): Promise<void> {
 async function createJobs(view: BatchView, command: CreateJobsCommand, jobCount: number): Promise<ApplyOutcome> {
   const results: { id: string; status: CreateStatus; job: Job | null }[] = [];
   let count = jobCount;
+  const answersJob = command.jobs.length === 1;
   for (const { spec, requestHash } of command.jobs) {
     const existing = await readJob(view, command.tenant, spec.id);
     if (existing !== undefined) {
       // Idempotent create by id: the same body again is answered as before, another body is a conflict.
-      results.push({ id: spec.id, status: existing.requestHash === requestHash ? 'exists' : 'conflict', job: existing });
+      results.push({ id: spec.id, status: existing.requestHash === requestHash ? 'exists' : 'conflict', job: answersJob ? existing : null });
     } else if (count >= command.maxJobs) {
       results.push({ id: spec.id, status: 'over_capacity', job: null });
     } else {
       const job = newJob(spec, requestHash, command.proposedAtMs, command.tenant);
       writeJob(view, job, undefined);
       count++;
-      results.push({ id: spec.id, status: 'created', job });
+      results.push({ id: spec.id, status: 'created', job: answersJob ? job : null });
     }
   }
   return { jobCount: count, result: { type: 'created', jobs: results } };

@@ -8,7 +8,7 @@ import { Packr } from 'msgpackr';
 import { decodeCommand } from '../jobs/codec.js';
 import { applyCommand } from './apply-command.js';
 import { decodeJob, StoreCorruptError } from './job-codec.js';
-import { BatchView, type StoreChanges } from './batch-view.js';
+import { type BatchOp, BatchView, type StoreChanges } from './batch-view.js';
 import { appliedKey, firingPausedKey, jobCountKey, jobPrefix, memberKey, memberPrefix, prefixEnd } from './keys.js';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot.js';
 
@@ -128,7 +128,7 @@ export class StateMachine {
     }
     view.put(appliedKey, packr.pack(last));
     view.put(jobCountKey, packr.pack(jobCount));
-    await this.#db.batch(view.ops());
+    await writeBatch(this.#db, view.ops());
     this.#applied = last;
     this.#jobCount = jobCount;
     this.#members.clear();
@@ -166,7 +166,7 @@ export class StateMachine {
     this.#applied = { index: 0, term: 0 };
     await this.#db.clear();
     await readSnapshotFile(path, async (records) => {
-      await this.#db.batch(records.filter((r) => r.key !== appliedKey)
+      await writeBatch(this.#db, records.filter((r) => r.key !== appliedKey)
         .map((r) => ({ type: 'put' as const, key: r.key, value: r.value })));
     });
     const applied = { index: meta.index, term: meta.term };
@@ -204,6 +204,17 @@ function applyMembership(view: BatchView, members: Map<string, string>,
     members.set(change.nodeId, change.context);
     view.put(memberKey(change.nodeId), packr.pack(change.context));
   }
+}
+
+/**
+ * `db.batch` without abstract-level's wrapping of every operation (checks, encodings, hooks, events), which costs
+ * 5 to 8 µs an operation, measured: the most of a 1,000-job apply after the jobs themselves. The keys are strings
+ * and the values bytes already, as the database's encodings (utf8, view) would leave them. A closed database goes
+ * the checked way, which refuses with an error where the raw call would never answer.
+ */
+function writeBatch(db: Db, ops: BatchOp[], options: { sync?: boolean } = {}): Promise<void> {
+  if (db.status !== 'open') return db.batch(ops, options);
+  return (db as unknown as { _batch(ops: BatchOp[], options: { sync?: boolean }): Promise<void> })._batch(ops, options);
 }
 
 /**
