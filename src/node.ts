@@ -6,7 +6,7 @@ import { buildApp } from './api/app.js';
 import type { Config } from './config/load.js';
 import * as limits from './config/limits.js';
 import type { CommandResult, FireEvent } from './jobs/commands.js';
-import { encodeCommand } from './jobs/codec.js';
+import { CommandDecodeError, decodeCommand, encodeCommand } from './jobs/codec.js';
 import { RaftService } from './raft/index.js';
 import { systemClock } from './scheduler/clock.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -63,7 +63,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     maxPendingReads: limits.pendingReadsMax, snapshotEntriesThreshold: config.snapshotCount,
     snapshotLogBytesThreshold: limits.snapshotLogBytesThreshold,
     peerBodyBytesMax: limits.peerBodyBytesMax, proposalTimeoutMs: limits.proposalTimeoutMs,
-    logger: log.child({ module: 'raft' }), onFatal,
+    logger: log.child({ module: 'raft' }), onFatal, checkProposal: commandProblemOf,
   }, store);
   const jobs = new JobQueries(store);
   const { scheduler, webhooks } = startScheduler(config, raft, store, jobs, log);
@@ -170,6 +170,17 @@ function startScheduler(config: Config, raft: RaftService, store: StateMachine, 
   const s = raft.status();
   follow(s.role, s.term);
   return { scheduler, webhooks };
+}
+
+/** Why bytes a follower forwarded are not a command (the leader proposes none that every node could not apply). */
+function commandProblemOf(data: Uint8Array): string | null {
+  try {
+    decodeCommand(data);
+    return null;
+  } catch (err) {
+    if (err instanceof CommandDecodeError) return err.message;
+    throw err;
+  }
 }
 
 /** Reads the PEM files named by TLS_* and PEER_TLS_* (the config checked that they come in complete sets). */

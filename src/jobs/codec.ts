@@ -144,7 +144,10 @@ function commandProblem(value: unknown): string | null {
 export function encodeCommand(command: Command): Uint8Array {
   const problem = commandProblem(command);
   assert.equal(problem, null, `refusing to encode an invalid command: ${problem ?? ''}`);
-  return packr.pack(command);
+  // A copy of exactly its size: msgpackr answers a view into its working buffer, which it grows to four times a
+  // large command, and the Raft log keeps entries in memory until the next snapshot, so views would keep every
+  // such buffer alive (the leader held 570 MB of them at 200,000 batch-created jobs, measured).
+  return new Uint8Array(packr.pack(command));
 }
 
 /** The command in `bytes`, checked whole; anything else throws CommandDecodeError, never a half-valid object. */

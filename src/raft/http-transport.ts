@@ -263,7 +263,8 @@ export class HttpTransport {
         answer = { ok: true, result: await handlers.onForward(forwarded) };
       } catch (err) {
         const code = (err as { code?: unknown }).code;
-        if (typeof code !== 'string') throw err;
+        // A request that is not one to carry out (WireDecodeError) is answered 400, like a body that does not decode.
+        if (typeof code !== 'string' || err instanceof WireDecodeError) throw err;
         answer = { ok: false, code, message: (err as Error).message };
       }
       await reply.code(200).header('content-type', msgpackType).send(Buffer.from(encodeWire(answer)));

@@ -1,13 +1,15 @@
 // A node's replication as the rest of the program sees it: propose, read linearizably, change membership, on any node.
+import { join } from 'node:path';
 import type { Entry, Logger, NodeId, Status } from './core/index.js';
 import { RaftError } from './core/index.js';
 import { ForwardError, HttpTransport } from './http-transport.js';
 import type { PeerTls } from './http-transport.js';
-import { LevelStorage } from './level-storage.js';
+import { LevelStorage, LevelStorageError } from './level-storage.js';
 import { ProposalError, ProposalTracker } from './proposal-tracker.js';
 import type { RoleChange, RunnerTransport, StateMachine } from './runner.js';
 import { RaftRunner } from './runner.js';
 import type { ForwardRequest } from './wire.js';
+import { WireDecodeError } from './wire.js';
 
 /** Codes a caller of the service matches on; the API maps each to a status. */
 export type ClusterErrorCode =
@@ -57,6 +59,11 @@ export interface RaftServiceOptions {
   readonly proposalTimeoutMs: number;
   readonly logger: Logger;
   readonly onFatal: (err: unknown) => void;
+  /**
+   * Why a follower's forwarded proposal is not an entry this program can apply, or null when it is one. The
+   * leader asks before proposing: bytes that reach the log must apply on every node, or every node stops.
+   */
+  readonly checkProposal: (data: Uint8Array) => string | null;
 }
 
 export interface PeerInfo {
@@ -100,6 +107,7 @@ export class RaftService {
       options.logger.info({ index: snapshot.index }, 'state machine behind the log snapshot, restoring it');
       await sm.restore(snapshotPath, snapshot);
     }
+    refuseStoreAheadOfLog(options.dataDir, sm.appliedIndex(), storage);
     const proposals = new ProposalTracker(options.proposalTimeoutMs);
     let service: RaftService | null = null;
     const transport = await HttpTransport.listen({
@@ -272,8 +280,11 @@ export class RaftService {
   /** On the leader: do what a follower forwarded (or what this node asked of itself). */
   async #onForward(request: ForwardRequest): Promise<unknown> {
     switch (request.kind) {
-      case 'propose':
+      case 'propose': {
+        const problem = this.#options.checkProposal(request.data);
+        if (problem !== null) throw new WireDecodeError(`forwarded proposal refused: ${problem}`);
         return this.#runner.proposeLocal(request.data);
+      }
       case 'add_node':
         return this.#runner.addNodeLocal(request.nodeId, request.address);
       case 'remove_node':
@@ -283,6 +294,20 @@ export class RaftService {
         return null;
     }
   }
+}
+
+/**
+ * A store that applied entries the log no longer commits means the log lost acknowledged entries (a truncated or
+ * damaged raft directory, a lost hard state): nothing says what those entries were, so the node refuses to start,
+ * in one line that names both directories (the runner would otherwise stop on its invariant, with a stack trace).
+ */
+function refuseStoreAheadOfLog(dataDir: string, applied: number, storage: LevelStorage): void {
+  const snapshot = storage.snapshot().index;
+  const commit = storage.hardState().commit;
+  if (applied <= Math.max(commit, snapshot)) return;
+  throw new LevelStorageError(`${join(dataDir, 'raft')}: the log commits entries up to ${Math.max(commit, snapshot)} only, `
+    + `but ${join(dataDir, 'state')} applied up to ${applied}: the log lost acknowledged entries; restore this data dir `
+    + 'from a backup, or remove it and add the node back to rebuild it from the other members');
 }
 
 /** Errors that cross the service boundary all carry a ClusterErrorCode or a domain code the API knows. */

@@ -1,6 +1,6 @@
 // How a leader handles what its followers send back: acknowledgements, rejections, snapshot progress, reads.
 import assert from 'node:assert/strict';
-import { isVoter } from './membership.js';
+import { isMember, isVoter } from './membership.js';
 import type {
   AppendEntriesResult, HeartbeatResult, InstallSnapshotResult, Message,
 } from './messages.js';
@@ -31,6 +31,9 @@ export function stepLeader(r: Raft, m: Message): void {
     case 'heartbeat':
     case 'install_snapshot':
     case 'timeout_now':
+      // From a node that is no member, it is no leader's message: anyone who reaches the Raft port can send one,
+      // and it must not take the leader down. It is dropped, as etcd drops messages with no progress behind them.
+      if (!isMember(r.currentMembership(), m.from)) return;
       // Election Safety (§5.2): two leaders in one term means the vote was broken.
       assert.fail(`leader ${r.id} of term ${r.term} got ${m.type} from ${m.from} in the same term`);
       break;
