@@ -92,7 +92,7 @@ export class BenchCluster {
     // BENCH_NODE_ARGS: extra node flags for every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a load.
     const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
     const child = spawn(process.execPath, [...nodeArgs, distMain], {
-      cwd: rootDir, env: { PATH: process.env['PATH'] ?? '', ...node.env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: rootDir, env: { PATH: process.env['PATH'] ?? '', ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_'))), ...node.env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     node.process = child;
     const tally = this.tally(node.id);
@@ -206,7 +206,9 @@ export class BenchCluster {
     if (this.#stopped) return;
     this.#stopped = true;
     live.delete(this);
-    await Promise.all(this.nodes.map((n) => this.kill(n, 'SIGKILL')));
+    // A profiled node writes its profile only on a clean exit.
+    const signal = (process.env['BENCH_NODE_ARGS'] ?? '').includes('--cpu-prof') ? 'SIGTERM' : 'SIGKILL';
+    await Promise.all(this.nodes.map((n) => this.kill(n, signal)));
     const nginx = this.#nginx;
     if (nginx !== null && nginx.exitCode === null && nginx.signalCode === null) {
       const exited = new Promise((resolve) => nginx.once('exit', resolve));

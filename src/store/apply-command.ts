@@ -16,6 +16,9 @@ export interface ApplyOutcome {
 }
 
 export async function readJob(view: BatchView, tenant: string, id: string): Promise<Job | undefined> {
+  // A job this batch wrote already is read as written, not decoded again (every fire event reads its job).
+  const written = view.changes.jobs.get(`${tenant}/${id}`);
+  if (written !== undefined) return written.job ?? undefined;
   const raw = await view.get(jobKey(tenant, id));
   return raw === undefined ? undefined : decodeJob(raw, jobKey(tenant, id));
 }
@@ -27,7 +30,7 @@ export function writeJob(view: BatchView, job: Job, before: Job | undefined): vo
     view.del(nextFireKey(before.nextRunAtMs, before.tenant, before.id));
   }
   if (job.nextRunAtMs !== null) view.put(nextFireKey(job.nextRunAtMs, job.tenant, job.id), new Uint8Array(0));
-  view.put(jobKey(job.tenant, job.id), encodeJob(job));
+  view.putEncoded(jobKey(job.tenant, job.id), () => encodeJob(job));
 }
 
 /** Removes a job with everything it left: fires in flight, executions and dead letters. */

@@ -22,7 +22,8 @@ export type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 
 /** Pending puts and deletes over the database; `ops()` is the one batch that makes them durable together. */
 export class BatchView {
   readonly #db: Db;
-  readonly #pending = new Map<string, Uint8Array | null>();
+  /** Bytes to put, null to delete, or a function that encodes them once, when first read or at `ops()`. */
+  readonly #pending = new Map<string, Uint8Array | null | (() => Uint8Array)>();
   readonly changes: StoreChanges = { jobs: new Map(), queued: [], firingPaused: null };
 
   #sliceStartedAt = performance.now();
@@ -34,12 +35,9 @@ export class BatchView {
   async get(key: string): Promise<Uint8Array | undefined> {
     // Every command reads before it writes, so this is where a long apply (a 1,000-job batch, thousands of
     // fire events) lets the event loop run: due webhooks and client requests wait one slice at most.
-    if (performance.now() - this.#sliceStartedAt > applySliceMs) {
-      await new Promise((resolve) => setImmediate(resolve));
-      this.#sliceStartedAt = performance.now();
-    }
+    await this.#yieldIfLong();
     const pending = this.#pending.get(key);
-    if (pending !== undefined) return pending ?? undefined;
+    if (pending !== undefined) return this.#bytes(key, pending) ?? undefined;
     // Synchronous: a point read from LevelDB's cache takes microseconds, while an async get is a thread-pool
     // round trip; with async reads, thousands of fire events a second made every apply wait on the pool.
     return this.#db.getSync(key);
@@ -47,6 +45,21 @@ export class BatchView {
 
   put(key: string, value: Uint8Array): void {
     this.#pending.set(key, value);
+  }
+
+  /**
+   * Puts what `encode` returns, encoding it only when read or written: a job changed by several commands of one
+   * batch (a fire's start, attempt and finish) is encoded once, as the batch leaves it.
+   */
+  putEncoded(key: string, encode: () => Uint8Array): void {
+    this.#pending.set(key, encode);
+  }
+
+  #bytes(key: string, pending: Uint8Array | null | (() => Uint8Array)): Uint8Array | null {
+    if (typeof pending !== 'function') return pending;
+    const bytes = pending();
+    this.#pending.set(key, bytes);
+    return bytes;
   }
 
   del(key: string): void {
@@ -65,11 +78,30 @@ export class BatchView {
     return [...keys].sort();
   }
 
+  /** Encodes every value still to encode, in slices like the reads, so `ops()` is quick. */
+  async encodeAll(): Promise<void> {
+    for (const [key, pending] of this.#pending) {
+      if (typeof pending !== 'function') continue;
+      await this.#yieldIfLong();
+      this.#bytes(key, pending);
+    }
+  }
+
+  async #yieldIfLong(): Promise<void> {
+    if (performance.now() - this.#sliceStartedAt > applySliceMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      this.#sliceStartedAt = performance.now();
+    }
+  }
+
   get size(): number {
     return this.#pending.size;
   }
 
   ops(): BatchOp[] {
-    return [...this.#pending].map(([key, value]): BatchOp => (value === null ? { type: 'del', key } : { type: 'put', key, value }));
+    return [...this.#pending].map(([key, pending]): BatchOp => {
+      const value = this.#bytes(key, pending);
+      return value === null ? { type: 'del', key } : { type: 'put', key, value };
+    });
   }
 }

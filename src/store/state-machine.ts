@@ -128,6 +128,7 @@ export class StateMachine {
     }
     view.put(appliedKey, packr.pack(last));
     view.put(jobCountKey, packr.pack(jobCount));
+    await view.encodeAll();
     await writeBatch(this.#db, view.ops());
     this.#applied = last;
     this.#jobCount = jobCount;
