@@ -220,9 +220,19 @@ export class RaftRunner {
     // the time it lost before it trusts its lease again.
     const due = Math.floor((performance.now() - this.#startedAtMs) / this.#options.tickMs);
     const behind = due - this.#ticks;
-    const bound = this.#options.electionTimeoutTicks * 4;
-    for (let i = 0; i < Math.min(behind, bound); i++) this.#raw.tick();
-    if (behind > 0) this.#ticks = due;
+    if (behind <= 0) return;
+    this.#ticks = due;
+    const count = Math.min(behind, this.#options.electionTimeoutTicks * 4);
+    // A quarter of an election timeout late is a pause, not timer jitter: the messages that queued up meanwhile
+    // are stepped before the core may judge the leader or the followers silent, else a leader stalled for an
+    // election timeout steps down though every follower answered. Lag below that still ends rounds on time.
+    if (count > this.#options.electionTimeoutTicks / 4) {
+      this.#options.logger.warn({ paused_ms: behind * this.#options.tickMs, role: this.#raw.status().role },
+        'raft ticks were paused (event loop blocked, GC or SIGSTOP)');
+      this.#raw.tickPaused(count);
+    } else {
+      for (let i = 0; i < count; i++) this.#raw.tick();
+    }
   }
 
   #wake(): void {

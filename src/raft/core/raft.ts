@@ -248,14 +248,20 @@ export class Raft {
 
   // ---- time ----
 
-  tick(): void {
+  /**
+   * One tick of logical time. A `paused` tick passed while this process could not run: it counts in full for the
+   * lease clock and heartbeats, but an election timeout or CheckQuorum round that would end on it waits for the
+   * next live tick, so the messages that arrived during the pause are stepped before the timer judges silence.
+   */
+  tick(paused = false): void {
     this.ticks++;
     if (this.startupQuietTicks > 0) this.startupQuietTicks--;
-    if (this.role === 'leader') this.tickLeader();
-    else this.tickElection();
+    if (this.role === 'leader') this.tickLeader(paused);
+    else this.tickElection(paused);
   }
 
-  tickElection(): void {
+  tickElection(paused = false): void {
+    if (paused && this.electionElapsed + 1 >= this.randomizedElectionTimeout) return;
     this.electionElapsed++;
     if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
@@ -263,9 +269,9 @@ export class Raft {
     }
   }
 
-  tickLeader(): void {
+  tickLeader(paused = false): void {
     this.heartbeatElapsed++;
-    this.electionElapsed++;
+    if (!paused || this.electionElapsed + 1 < this.config.electionTimeoutTicks) this.electionElapsed++;
     if (this.electionElapsed >= this.config.electionTimeoutTicks) {
       this.electionElapsed = 0;
       if (this.config.checkQuorum && !this.isQuorumActive()) {

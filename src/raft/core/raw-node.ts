@@ -67,6 +67,16 @@ export class RawNode {
     this.#raft.tick();
   }
 
+  /**
+   * Advances logical time by `count` ticks that passed while the process was paused (a long GC, SIGSTOP, a
+   * blocked event loop). Leases and heartbeats count them in full; an election timeout or CheckQuorum round
+   * ending inside them ends at the next tick() instead, after the messages queued meanwhile were stepped. Without
+   * that, a leader paused for an election timeout steps down although its followers answered all along.
+   */
+  tickPaused(count: number): void {
+    for (let i = 0; i < count; i++) this.#raft.tick(true);
+  }
+
   /** Delivers a message from a peer. Messages for another node are ignored. */
   step(message: Message): void {
     this.#raft.step(message);

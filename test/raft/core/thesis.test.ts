@@ -113,6 +113,59 @@ t.test('a leader that hears from no majority within an election timeout steps do
   t.ok(ticks <= 2 * ET, `stepped down after ${ticks} ticks`);
 });
 
+t.test('a leader paused past an election timeout keeps leading once the replies queued meanwhile arrive', async (t) => {
+  // Reference: thesis section 6.2 (CheckQuorum judges the followers, not the leader's own pause)
+  const { net, a } = stableCluster({ checkQuorum: true, preVote: true });
+  a.raw.tickPaused(3 * ET);
+  t.equal(role(a), 'leader', 'no round ends inside the pause');
+  t.equal(a.raw.hasLease(), false, 'the paused ticks count for the lease');
+  net.settle();
+  net.tick(2 * ET);
+  t.equal(role(a), 'leader', 'the followers answered, so it leads on');
+  t.equal(a.raw.hasLease(), true);
+
+  const plain = stableCluster({ checkQuorum: true, preVote: true });
+  for (let i = 0; i < 3 * ET; i++) plain.a.raw.tick();
+  t.equal(role(plain.a), 'follower', 'the same pause counted as live ticks steps it down');
+});
+
+t.test('a leader paused past an election timeout still steps down when no follower answers after it', async (t) => {
+  // Reference: thesis section 6.2
+  const { net, a } = stableCluster({ checkQuorum: true, preVote: true });
+  net.isolate('b', 'c');
+  a.raw.tickPaused(3 * ET);
+  let ticks = 0;
+  while (role(a) === 'leader' && ticks < 5 * ET) {
+    net.tick(1, undefined, ['a']);
+    ticks++;
+  }
+  t.equal(role(a), 'follower');
+  t.ok(ticks <= ET + 1, `stepped down ${ticks} live ticks after the pause`);
+});
+
+t.test('a follower paused past its election timeout steps its leader\'s heartbeat before it would campaign', async (t) => {
+  // Reference: thesis section 9.6 (an election disrupts the cluster; a pause is no sign the leader is gone)
+  const { net, a } = stableCluster({ checkQuorum: true, preVote: true });
+  const b = net.node('b');
+  const before = term(b);
+  b.raw.tickPaused(3 * ET);
+  t.same(b.raw.hasReady() ? ofType(drain(b).messages, 'request_vote') : [], [], 'no pre-vote from inside the pause');
+  net.tick(2 * ET);
+  t.match(b.raw.status(), { role: 'follower', term: before, leaderId: 'a' });
+  t.equal(role(a), 'leader');
+
+  const lone = stableCluster({ checkQuorum: true, preVote: true }).net;
+  lone.isolate('a');
+  lone.node('b').raw.tickPaused(3 * ET);
+  let ticks = 0;
+  while (role(lone.node('b')) === 'follower' && ticks < 3 * ET) {
+    lone.tick(1, undefined, ['b']);
+    ticks++;
+  }
+  t.equal(role(lone.node('b')), 'pre_candidate', 'without a leader it campaigns at the next live tick');
+  t.equal(ticks, 1);
+});
+
 t.test('a follower that heard from its leader within the election timeout ignores a RequestVote of a higher term', async (t) => {
   // Reference: thesis section 4.2.3 and section 6.2
   const { net, a } = stableCluster({ checkQuorum: true, preVote: true });
