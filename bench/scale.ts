@@ -60,9 +60,11 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     leaderRss = rss[leader.id] ?? NaN;
     const disk = Object.fromEntries(cluster.nodes.map((n) => [n.id, cluster.diskBytes(n)]));
     const dbg = await cluster.debug(leader);
+    const memory: Record<string, unknown> = {};
+    for (const n of cluster.running()) memory[n.id] = (await cluster.debug(n)).memory;
     Object.assign(figures, {
       load_jobs_per_s: loadRate, load_s: r1(loadedS), load_to_all_applied_s: r1(appliedS), leader: leader.id,
-      job_count: dbg.job_count, rss_bytes_before: rssBefore, rss_bytes: rss, disk_bytes: disk,
+      job_count: dbg.job_count, rss_bytes_before: rssBefore, rss_bytes: rss, memory_after_load: memory, disk_bytes: disk,
     });
     log(`loaded in ${r1(loadedS)} s (${num(loadRate)} jobs/s), applied everywhere after ${r1(appliedS)} s; job_count ${num(dbg.job_count)}; leader RSS ${mib(leaderRss)}`);
     if (dbg.job_count < jobs) problems.push(`leader job_count ${dbg.job_count} < ${jobs} loaded`);

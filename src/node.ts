@@ -52,7 +52,10 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   const { clientTls, peerTls } = await readTls(config);
   await mkdir(config.dataDir, { recursive: true });
   const log = logger.child({ node_id: config.nodeId });
+  const openedAtMs = performance.now();
   const store = await StateMachine.open(config.dataDir);
+  log.info({ jobs: store.jobCount(), applied_index: store.appliedIndex(), duration_ms: Math.round(performance.now() - openedAtMs) },
+    'state store opened, every job record checked');
   const raft = await RaftService.start({
     nodeId: config.nodeId, dataDir: config.dataDir, raftHost: config.raftHost, raftPort: config.raftPort,
     advertiseAddress: advertiseAddress(config.advertiseHost, config.raftPort), peers: config.peers,

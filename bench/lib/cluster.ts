@@ -3,7 +3,7 @@
 // Everything is stopped by its own PID.
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, get, waitFor } from '../../test/cluster/process-cluster.js';
@@ -97,13 +97,17 @@ export class BenchCluster {
     node.process = child;
     const tally = this.tally(node.id);
     let partial = '';
+    // A kept run keeps each node's log too, beside the data dirs, for reading after the fact.
+    const logFile = this.#options.keep === true ? createWriteStream(join(this.baseDir, `${node.id}.log`), { flags: 'a' }) : null;
     const onData = (chunk: Buffer): void => {
+      logFile?.write(chunk);
       const lines = (partial + chunk.toString()).split('\n');
       partial = lines.pop() ?? '';
       for (const line of lines) countLine(tally, line);
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
+    child.once('close', () => logFile?.end());
     child.once('exit', (code, signal) => {
       if (node.process === child) {
         node.process = null;
@@ -255,6 +259,8 @@ export interface DebugCluster {
   readonly snapshot_index: number;
   readonly peers: readonly { id: string; voter: boolean; match_index: number }[];
   readonly job_count: number;
+  /** process.memoryUsage() of the node, in bytes. */
+  readonly memory: Readonly<Record<string, number>>;
 }
 
 /** VmRSS of a process, in bytes, from /proc/<pid>/status. */

@@ -97,7 +97,10 @@ export class RaftService {
 
   /** Opens the log, listens on the Raft port, waits for BOOTSTRAP_EXPECT peers on a new cluster, starts ticking. */
   static async start(options: RaftServiceOptions, sm: StateMachine): Promise<RaftService> {
+    const openedAtMs = performance.now();
     const storage = await LevelStorage.open(options.dataDir);
+    options.logger.info({ first_index: storage.firstIndex(), last_index: storage.lastIndex(), snapshot_index: storage.snapshot().index,
+      duration_ms: Math.round(performance.now() - openedAtMs) }, 'raft log opened');
     const fresh = storage.isEmpty();
     if (fresh && !options.joining) await bootstrap(storage, options.peers);
     const snapshot = storage.snapshot();

@@ -149,6 +149,9 @@ t.test('debug/cluster, health and ready describe the node', async (t) => {
   for (const key of ['term', 'leader_addr', 'commit_index', 'applied_index', 'last_log_index', 'snapshot_index', 'peers', 'job_count']) {
     t.ok(key in debug, `has ${key}`);
   }
+  const memory = debug['memory'] as Record<string, number>;
+  t.ok(memory['rss_bytes']! > memory['heap_used_bytes']! && memory['heap_used_bytes']! > 0, 'memory: RSS above the heap in use');
+  t.ok(Number.isSafeInteger(memory['array_buffers_bytes']), 'memory: array buffers counted');
   t.match((await call('GET', '/health', undefined, {})).body, { status: 'ok', role: 'leader', node_id: 'solo', leader: 'solo' });
   t.equal((await call('GET', '/ready', undefined, {})).status, 200);
   t.equal((await call('GET', '/nowhere')).body?.['code'], 'not_found');

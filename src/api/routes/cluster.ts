@@ -31,6 +31,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
         in_flight: sched.inFlight, next_fire_at: sched.nextFireAtMs === null ? null : toRfc3339(sched.nextFireAtMs),
       },
       job_count: deps.store.jobCount(),
+      memory: memoryOfProcess(),
     };
   });
 
@@ -93,4 +94,13 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
     const moved = leader !== null && leader !== before.leaderId;
     return { transferred: moved, from: before.leaderId, to: moved ? leader : to };
   });
+}
+
+/** Where this process's memory is, as V8 and the OS count it: RSS beyond the heap is buffers and mapped files. */
+function memoryOfProcess(): Record<string, number> {
+  const m = process.memoryUsage();
+  return {
+    rss_bytes: m.rss, heap_used_bytes: m.heapUsed, heap_total_bytes: m.heapTotal, external_bytes: m.external,
+    array_buffers_bytes: m.arrayBuffers,
+  };
 }
