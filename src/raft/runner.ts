@@ -2,11 +2,13 @@
 // committed entries applied in order behind the loop.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import type { Entry, Logger, NodeId, ReadState, Ready, SnapshotMeta, Status } from './core/index.js';
 import { RaftError, RawNode, SeededRandom } from './core/index.js';
 import type { StorageWrite } from './level-storage.js';
 import type { LevelStorage } from './level-storage.js';
 import type { ProposalTracker } from './proposal-tracker.js';
+import { snapshotDue } from './snapshot-policy.js';
 
 /**
  * What the runner needs of the application's state machine; the store satisfies it without importing raft.
@@ -82,6 +84,8 @@ export class RaftRunner {
   #bytesSinceSnapshot = 0;
   #snapshotting = false;
   #lastSnapshotIndex: number;
+  /** Size of the newest snapshot file: what writing the next one will cost. */
+  #lastSnapshotBytes: number;
   readonly #readWaiters = new Map<string, (index: number | null) => void>();
   readonly #appliedWaiters: { index: number; resolve: () => void }[] = [];
   readonly #roleListeners: ((change: RoleChange) => void)[] = [];
@@ -99,6 +103,7 @@ export class RaftRunner {
     assert.ok(applied <= storage.hardState().commit || applied === storage.snapshot().index,
       `state machine applied ${applied} beyond the log's commit ${storage.hardState().commit}`);
     this.#lastSnapshotIndex = storage.snapshot().index;
+    this.#lastSnapshotBytes = fileBytes(storage.snapshotPath());
     this.#raw = new RawNode({
       id: options.nodeId, storage, random: new SeededRandom(seedFrom(options.nodeId)),
       electionTimeoutTicks: options.electionTimeoutTicks, heartbeatIntervalTicks: options.heartbeatIntervalTicks,
@@ -306,6 +311,7 @@ export class RaftRunner {
     await this.#sm.restore(path, meta);
     assert.equal(this.#sm.appliedIndex(), meta.index, 'state machine restored to another index');
     this.#lastSnapshotIndex = meta.index;
+    this.#lastSnapshotBytes = fileBytes(path);
     this.#bytesSinceSnapshot = 0;
     for (const [id, address] of this.#sm.memberAddresses()) this.#transport.setPeerAddress(id, address);
     this.#proposals.appliedThrough(meta.index);
@@ -371,8 +377,9 @@ export class RaftRunner {
   #maybeSnapshot(): void {
     const applied = this.#sm.appliedIndex();
     if (this.#snapshotting) return;
-    if (applied - this.#lastSnapshotIndex < this.#options.snapshotEntriesThreshold
-      && this.#bytesSinceSnapshot < this.#options.snapshotLogBytesThreshold) return;
+    const policy = { entriesThreshold: this.#options.snapshotEntriesThreshold, logBytesThreshold: this.#options.snapshotLogBytesThreshold };
+    const since = { entries: applied - this.#lastSnapshotIndex, logBytes: this.#bytesSinceSnapshot, lastSnapshotBytes: this.#lastSnapshotBytes };
+    if (!snapshotDue(policy, since)) return;
     const term = this.#raw.logTerm(applied);
     if (term === null) return;
     this.#snapshotting = true;
@@ -384,6 +391,7 @@ export class RaftRunner {
       try {
         this.#raw.reportSnapshot(applied);
         this.#lastSnapshotIndex = applied;
+        this.#lastSnapshotBytes = fileBytes(path);
         this.#options.logger.info({ index: applied, term }, 'snapshot written, compacting the log');
       } catch (err) {
         // A snapshot received from the leader meanwhile already covers this index.
@@ -402,4 +410,8 @@ function seedFrom(nodeId: string): number {
   let h = 2166136261;
   for (let i = 0; i < nodeId.length; i++) h = Math.imul(h ^ nodeId.charCodeAt(i), 16777619);
   return (h ^ Math.floor(performance.now() * 1000) ^ process.pid) >>> 0;
+}
+
+function fileBytes(path: string | null): number {
+  return path === null ? 0 : statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 }
