@@ -24,6 +24,8 @@ export type Db = ClassicLevel<string, Uint8Array>;
 
 export type { StoreChanges } from './batch-view.js';
 
+const snapshotBatchRecords = 1000;
+
 export const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /**
@@ -144,18 +146,20 @@ export class StateMachine {
   /** Starts a snapshot at the current applied index: the iterator reads a point-in-time view taken now. */
   writeSnapshot(path: string): Promise<void> {
     const iterator = this.#db.iterator({ keyEncoding: 'utf8', valueEncoding: 'view' });
-    async function* records(): AsyncGenerator<{ key: string; value: Uint8Array }> {
+    async function* batches(): AsyncGenerator<[string, Uint8Array][]> {
+      // The next read runs in LevelDB's threads while this batch is packed.
+      let next = iterator.nextv(snapshotBatchRecords);
       try {
-        for (;;) {
-          const batch = await iterator.nextv(1000);
-          if (batch.length === 0) return;
-          for (const [key, value] of batch) yield { key, value };
+        for (let batch = await next; batch.length > 0; batch = await next) {
+          next = iterator.nextv(snapshotBatchRecords);
+          yield batch;
         }
       } finally {
+        await next.catch(() => []);
         await iterator.close();
       }
     }
-    return writeSnapshotFile(path, records()).then(() => undefined);
+    return writeSnapshotFile(path, batches()).then(() => undefined);
   }
 
   /**
