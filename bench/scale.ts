@@ -1,7 +1,7 @@
 // bench scale: 1,000,000 jobs (--jobs) loaded through POST /jobs/batch, then: leader and follower RSS, bytes on disk
 // per node, create latency at that size, restart-to-ready of a follower after kill -9, and the time a new empty node
 // takes to join (JOIN=<leader URL>) and catch up by snapshot (its applied index reaching the leader's commit index).
-import { BenchCluster, get, rssBytes, waitFor } from './lib/cluster.js';
+import { BenchCluster, get, rssBytes, rssParts, waitFor } from './lib/cluster.js';
 import type { NodeHandle } from './lib/cluster.js';
 import type { BenchContext } from './lib/context.js';
 import { closedLoop, createInBatches, futureJob, postJson } from './lib/load.js';
@@ -61,7 +61,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     const disk = Object.fromEntries(cluster.nodes.map((n) => [n.id, cluster.diskBytes(n)]));
     const dbg = await cluster.debug(leader);
     const memory: Record<string, unknown> = {};
-    for (const n of cluster.running()) memory[n.id] = (await cluster.debug(n)).memory;
+    for (const n of cluster.running()) memory[n.id] = { ...(await cluster.debug(n)).memory, ...rssParts(cluster.pid(n)) };
     Object.assign(figures, {
       load_jobs_per_s: loadRate, load_s: r1(loadedS), load_to_all_applied_s: r1(appliedS), leader: leader.id,
       job_count: dbg.job_count, rss_bytes_before: rssBefore, rss_bytes: rss, memory_after_load: memory, disk_bytes: disk,

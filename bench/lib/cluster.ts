@@ -269,6 +269,17 @@ export function rssBytes(pid: number): number {
   return m === null ? NaN : Number(m[1]) * 1024;
 }
 
+/** RSS of a process split as the kernel counts it (anonymous, file-backed such as mapped LevelDB tables, shared), in bytes. */
+export function rssParts(pid: number): Record<string, number> {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const parts: Record<string, number> = {};
+  for (const name of ['RssAnon', 'RssFile', 'RssShmem']) {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
+    parts[name] = m === null ? NaN : Number(m[1]) * 1024;
+  }
+  return parts;
+}
+
 /** cluster/nginx.conf with its listen port and upstream servers replaced; the rest (keepalive, retries) as is. */
 export function nginxConf(template: string, port: number, upstreamPorts: readonly number[]): string {
   const lines = template.split('\n');

@@ -35,6 +35,11 @@ export const proposalTimeoutMs = 10_000;
 export const raftTickMs = 50;
 /** AppendEntries in flight to one follower at once. */
 export const inflightAppendsMax = 64;
+/**
+ * Entry bytes in flight to one follower at once. The leader holds every request body in flight: at 64 appends of
+ * 1 MiB to each of two slow followers, that was most of a leader's memory under a batch load.
+ */
+export const inflightBytesMax = 8 * mib;
 /** Entry bytes in one AppendEntries (a single larger entry still goes alone). */
 export const appendBytesMax = 1 * mib;
 /**
@@ -102,7 +107,7 @@ export function toTicks(ms: number): number {
 /** Every constant above, by name; what `assertLimitRelations` checks. */
 export const limits = {
   batchJobsMax, listLimitMax, listLimitDefault, scheduleCountMax, scheduleCountDefault, clientBodyBytesMax,
-  payloadBytesMax, jobBytesTypical, forwardTimeoutMs, proposalTimeoutMs, raftTickMs, inflightAppendsMax,
+  payloadBytesMax, jobBytesTypical, forwardTimeoutMs, proposalTimeoutMs, raftTickMs, inflightAppendsMax, inflightBytesMax,
   appendBytesMax, applyBytesMax, batchEntryJobsMax, snapshotChunkBytes, uncommittedBytesMax, proposalBatchBytesMax,
   snapshotEntriesThreshold,
   snapshotLogBytesThreshold,

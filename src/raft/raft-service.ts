@@ -49,6 +49,7 @@ export interface RaftServiceOptions {
   readonly electionTimeoutTicks: number;
   readonly heartbeatIntervalTicks: number;
   readonly maxInflightAppends: number;
+  readonly maxInflightBytes: number;
   readonly maxAppendBytes: number;
   readonly maxApplyBytes: number;
   readonly snapshotChunkBytes: number;

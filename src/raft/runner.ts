@@ -46,6 +46,7 @@ export interface RunnerOptions {
   readonly electionTimeoutTicks: number;
   readonly heartbeatIntervalTicks: number;
   readonly maxInflightAppends: number;
+  readonly maxInflightBytes: number;
   readonly maxAppendBytes: number;
   /** Committed entry bytes applied per Ready (etcd's MaxCommittedSizePerReady). */
   readonly maxApplyBytes: number;
@@ -107,7 +108,8 @@ export class RaftRunner {
     this.#raw = new RawNode({
       id: options.nodeId, storage, random: new SeededRandom(seedFrom(options.nodeId)),
       electionTimeoutTicks: options.electionTimeoutTicks, heartbeatIntervalTicks: options.heartbeatIntervalTicks,
-      applied, maxInflightAppends: options.maxInflightAppends, maxAppendBytes: options.maxAppendBytes,
+      applied, maxInflightAppends: options.maxInflightAppends, maxInflightBytes: options.maxInflightBytes,
+      maxAppendBytes: options.maxAppendBytes,
       maxApplyBytes: options.maxApplyBytes,
       snapshotChunkBytes: options.snapshotChunkBytes, maxPendingReads: options.maxPendingReads, logger: options.logger,
     });

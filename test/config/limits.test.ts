@@ -21,7 +21,7 @@ t.test('the bounds have their documented values', async (t) => {
   t.strictSame({ ...limits }, {
     batchJobsMax: 10_000, listLimitMax: 1000, listLimitDefault: 100, scheduleCountMax: 100, scheduleCountDefault: 10,
     clientBodyBytesMax: 32 * mib, payloadBytesMax: mib, jobBytesTypical: 2048, forwardTimeoutMs: 10_000,
-    proposalTimeoutMs: 10_000, raftTickMs: 50, inflightAppendsMax: 64, appendBytesMax: mib, applyBytesMax: 512 * 1024,
+    proposalTimeoutMs: 10_000, raftTickMs: 50, inflightAppendsMax: 64, inflightBytesMax: 8 * mib, appendBytesMax: mib, applyBytesMax: 512 * 1024,
     batchEntryJobsMax: 1000, snapshotChunkBytes: mib,
     uncommittedBytesMax: 64 * mib, proposalBatchBytesMax: 8 * mib, snapshotEntriesThreshold: 10_000, snapshotLogBytesThreshold: 64 * mib,
     peerBodyBytesMax: 16 * mib, pendingReadsMax: 10_000, nearSlotsHeld: 6, webhooksInFlightMax: 1000,

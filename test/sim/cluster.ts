@@ -164,7 +164,7 @@ export class Cluster {
       id: node.id, storage: node.storage, applied: node.appliedIndex,
       random: new SeededRandom(this.options.seed * 31 + node.incarnation * 7 + node.id.charCodeAt(1)),
       electionTimeoutTicks: ELECTION_TIMEOUT_TICKS, heartbeatIntervalTicks: HEARTBEAT_TICKS,
-      maxInflightAppends: 4, maxAppendBytes: 256, snapshotChunkBytes: 64,
+      maxInflightAppends: 4, maxInflightBytes: 600, maxAppendBytes: 256, snapshotChunkBytes: 64,
     });
     this.checkers.onRestore(node.id, node.appliedIndex);
     node.wasLeader = false;

@@ -23,6 +23,11 @@ export interface RaftConfig {
   readonly leaseTicks?: number;
   /** AppendEntries in flight to one follower in replicate state. */
   readonly maxInflightAppends?: number;
+  /**
+   * Entry bytes in flight to one follower in replicate state (etcd's MaxInflightBytes). Each message in flight is
+   * a request body the transport holds until answered, so this bounds a leader's memory when a follower is slow.
+   */
+  readonly maxInflightBytes?: number;
   readonly maxAppendBytes?: number;
   readonly maxApplyBytes?: number;
   readonly snapshotChunkBytes?: number;
@@ -40,6 +45,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     checkQuorum: true,
     leaseTicks: config.electionTimeoutTicks - 2,
     maxInflightAppends: 64,
+    maxInflightBytes: Infinity,
     maxAppendBytes: 1024 * 1024,
     maxApplyBytes: 4 * 1024 * 1024,
     snapshotChunkBytes: 256 * 1024,
@@ -54,6 +60,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
   assert.ok(resolved.leaseTicks >= 1 && resolved.leaseTicks < resolved.electionTimeoutTicks,
     'raft: leaseTicks must be at least 1 and below electionTimeoutTicks');
   assert.ok(resolved.maxInflightAppends >= 1, 'raft: maxInflightAppends must be at least 1');
+  assert.ok(resolved.maxInflightBytes > 0, 'raft: maxInflightBytes must be positive');
   assert.ok(resolved.maxPendingReads >= 1, 'raft: maxPendingReads must be at least 1');
   assert.ok(Number.isInteger(resolved.applied) && resolved.applied >= 0, 'raft: applied must be a non-negative integer');
   assert.ok(resolved.maxAppendBytes >= 1 && resolved.maxApplyBytes >= 1 && resolved.snapshotChunkBytes >= 1,

@@ -1,14 +1,26 @@
-// A bounded window of AppendEntries sent to one follower and not yet acknowledged (pipelining's flow control).
+// A bounded window of AppendEntries sent to one follower and not yet acknowledged (pipelining's flow control),
+// bounded in messages and in entry bytes (etcd's MaxInflightMsgs and MaxInflightBytes).
 import assert from 'node:assert/strict';
 
 export class Inflights {
   readonly capacity: number;
+  readonly maxBytes: number;
   /** Last index of each unacknowledged AppendEntries, oldest first. */
   #lastIndexes: number[] = [];
+  /** Entry bytes of each, in the same order. */
+  #sizes: number[] = [];
+  #bytes = 0;
 
-  constructor(capacity: number) {
+  /** `maxBytes` full means no new message, however small; one larger than it still goes into an empty window. */
+  constructor(capacity: number, maxBytes = Infinity) {
     assert.ok(capacity > 0, 'in-flight window must hold at least one message');
+    assert.ok(maxBytes > 0, 'in-flight window must allow some bytes');
     this.capacity = capacity;
+    this.maxBytes = maxBytes;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
   }
 
   get count(): number {
@@ -16,28 +28,35 @@ export class Inflights {
   }
 
   isFull(): boolean {
-    return this.#lastIndexes.length >= this.capacity;
+    return this.#lastIndexes.length >= this.capacity || this.#bytes >= this.maxBytes;
   }
 
-  add(lastIndex: number): void {
+  add(lastIndex: number, bytes = 0): void {
     assert.ok(!this.isFull(), 'in-flight window overflow');
     const newest = this.#lastIndexes[this.#lastIndexes.length - 1];
     assert.ok(newest === undefined || lastIndex > newest, `in-flight ${lastIndex} is not after ${newest}`);
     this.#lastIndexes.push(lastIndex);
+    this.#sizes.push(bytes);
+    this.#bytes += bytes;
   }
 
   /** Frees every message whose entries are all acknowledged by a match at `index`. */
   freeTo(index: number): void {
     let n = 0;
     while (n < this.#lastIndexes.length && (this.#lastIndexes[n] ?? Infinity) <= index) n++;
-    if (n > 0) this.#lastIndexes.splice(0, n);
+    if (n === 0) return;
+    this.#lastIndexes.splice(0, n);
+    for (const size of this.#sizes.splice(0, n)) this.#bytes -= size;
   }
 
   freeFirst(): void {
     this.#lastIndexes.shift();
+    this.#bytes -= this.#sizes.shift() ?? 0;
   }
 
   reset(): void {
     this.#lastIndexes = [];
+    this.#sizes = [];
+    this.#bytes = 0;
   }
 }

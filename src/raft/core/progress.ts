@@ -25,9 +25,9 @@ export class Progress {
   readonly inflights: Inflights;
   isLearner: boolean;
 
-  constructor(next: number, inflightCapacity: number, isLearner: boolean) {
+  constructor(next: number, inflightCapacity: number, isLearner: boolean, inflightBytes = Infinity) {
     this.next = next;
-    this.inflights = new Inflights(inflightCapacity);
+    this.inflights = new Inflights(inflightCapacity, inflightBytes);
     this.isLearner = isLearner;
   }
 
@@ -71,11 +71,11 @@ export class Progress {
     return updated;
   }
 
-  /** Entries up to lastIndex left. Replicate state sends optimistically: next moves on at once. */
-  sentEntries(lastIndex: number): void {
+  /** Entries up to lastIndex left, `bytes` of them. Replicate state sends optimistically: next moves on at once. */
+  sentEntries(lastIndex: number, bytes = 0): void {
     if (this.state === 'replicate') {
       this.next = lastIndex + 1;
-      this.inflights.add(lastIndex);
+      this.inflights.add(lastIndex, bytes);
     } else {
       assert.equal(this.state, 'probe', 'entries are not sent while a snapshot is in progress');
       this.probeSent = true;

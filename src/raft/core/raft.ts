@@ -165,7 +165,7 @@ export class Raft {
   }
 
   newProgress(id: NodeId, m: Membership): Progress {
-    const pr = new Progress(this.log.lastIndex() + 1, this.config.maxInflightAppends, !isVoter(m, id));
+    const pr = new Progress(this.log.lastIndex() + 1, this.config.maxInflightAppends, !isVoter(m, id), this.config.maxInflightBytes);
     if (id === this.id) {
       pr.match = this.selfMatch();
       pr.recentActive = true;

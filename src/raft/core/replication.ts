@@ -1,5 +1,6 @@
 // How a leader sends its log: batched, pipelined AppendEntries, heartbeats, and snapshots in chunks.
 import type { Raft } from './raft.js';
+import { entryBytes } from './types.js';
 
 /** Sends whatever each follower is missing, as many messages as its in-flight window allows. */
 export function broadcastAppend(r: Raft): void {
@@ -48,7 +49,7 @@ export function maybeSendAppend(r: Raft, to: string, sendIfEmpty: boolean): bool
     type: 'append_entries', to, prevLogIndex, prevLogTerm, entries,
     leaderCommit: r.log.committed, seq: r.seq, sentTick: r.ticks,
   });
-  if (last !== undefined) pr.sentEntries(last.index);
+  if (last !== undefined) pr.sentEntries(last.index, entries.reduce((sum, e) => sum + entryBytes(e), 0));
   else if (pr.state === 'probe') pr.probeSent = true;
   return true;
 }

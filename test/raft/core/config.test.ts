@@ -28,6 +28,7 @@ t.test('the optional settings default to their documented values', async (t) => 
   t.equal(c.checkQuorum, true);
   t.equal(c.leaseTicks, 8, 'two ticks below the election timeout');
   t.equal(c.maxInflightAppends, 64);
+  t.equal(c.maxInflightBytes, Infinity, 'no byte bound unless asked');
   t.equal(c.maxAppendBytes, 1024 * 1024);
   t.equal(c.maxApplyBytes, 4 * 1024 * 1024);
   t.equal(c.snapshotChunkBytes, 256 * 1024);
@@ -38,7 +39,7 @@ t.test('the optional settings default to their documented values', async (t) => 
 t.test('given settings win over the defaults', async (t) => {
   const logger = { debug() {}, info() {}, warn() {} };
   const given = {
-    applied: 7, preVote: false, checkQuorum: false, leaseTicks: 5, maxInflightAppends: 3, maxAppendBytes: 100,
+    applied: 7, preVote: false, checkQuorum: false, leaseTicks: 5, maxInflightAppends: 3, maxInflightBytes: 50, maxAppendBytes: 100,
     maxApplyBytes: 200, snapshotChunkBytes: 300, maxPendingReads: 4, logger,
   };
   t.same(resolveConfig(with_(given)), { ...base, ...given });
@@ -88,6 +89,8 @@ t.test('the default lease needs an election timeout of at least three ticks', as
 t.test('at least one append may be in flight', async (t) => {
   t.throws(() => resolveConfig(with_({ maxInflightAppends: 0 })), { message: 'raft: maxInflightAppends must be at least 1' });
   t.equal(resolveConfig(with_({ maxInflightAppends: 1 })).maxInflightAppends, 1);
+  t.throws(() => resolveConfig(with_({ maxInflightBytes: 0 })), { message: 'raft: maxInflightBytes must be positive' });
+  t.equal(resolveConfig(with_({ maxInflightBytes: 1 })).maxInflightBytes, 1);
 });
 
 t.test('every byte limit is positive', async (t) => {

@@ -28,6 +28,7 @@ export interface NodeOptions {
   readonly leaseTicks?: number;
   readonly snapshotChunkBytes?: number;
   readonly maxAppendBytes?: number;
+  readonly maxInflightBytes?: number;
   /** How many bytes of state-machine data the harness writes when the core asks for a compaction. */
   readonly snapshotBytes?: number;
 }
@@ -93,6 +94,7 @@ export function newNode(id: NodeId, opts: NodeOptions): TestNode {
     ...(opts.leaseTicks === undefined ? {} : { leaseTicks: opts.leaseTicks }),
     ...(opts.snapshotChunkBytes === undefined ? {} : { snapshotChunkBytes: opts.snapshotChunkBytes }),
     ...(opts.maxAppendBytes === undefined ? {} : { maxAppendBytes: opts.maxAppendBytes }),
+    ...(opts.maxInflightBytes === undefined ? {} : { maxInflightBytes: opts.maxInflightBytes }),
   };
   return {
     id, options: opts, raw: new RawNode(config), storage, electionTimeoutTicks, checkQuorum,

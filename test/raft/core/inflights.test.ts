@@ -111,3 +111,32 @@ t.test('reset empties the window', async (t) => {
   w.add(1);
   t.equal(w.count, 1);
 });
+
+t.test('a byte bound fills the window before its message count does, and acknowledgements give the bytes back', async (t) => {
+  const w = new Inflights(10, 100);
+  t.equal(w.maxBytes, 100);
+  w.add(1, 60);
+  t.equal(w.isFull(), false, '60 of 100 bytes');
+  w.add(2, 40);
+  t.equal(w.bytes, 100);
+  t.equal(w.isFull(), true, '100 of 100 bytes, 2 of 10 messages');
+  t.throws(() => w.add(3, 1), { message: 'in-flight window overflow' });
+  w.freeTo(1);
+  t.equal(w.bytes, 40);
+  t.equal(w.isFull(), false);
+  w.add(3, 30);
+  w.freeFirst();
+  t.equal(w.bytes, 30);
+  w.reset();
+  t.equal(w.bytes, 0);
+  t.equal(w.count, 0);
+});
+
+t.test('one message larger than the byte bound still goes into an empty window, and alone', async (t) => {
+  const w = new Inflights(10, 100);
+  w.add(1, 500);
+  t.equal(w.isFull(), true);
+  w.freeTo(1);
+  t.equal(w.isFull(), false);
+  t.throws(() => new Inflights(1, 0), { message: 'in-flight window must allow some bytes' });
+});

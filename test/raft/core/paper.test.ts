@@ -465,6 +465,19 @@ t.test('a leader sends several batches to a replicating follower in one Ready', 
   t.equal(commit(net.node('b')), 7);
 });
 
+t.test('a byte bound on the in-flight window holds further batches until an acknowledgement frees it', async (t) => {
+  // Reference: etcd raft's MaxInflightBytes; each 1-byte entry counts 25 bytes
+  const { net, a } = stableCluster({ maxAppendBytes: 1, maxInflightBytes: 50 });
+  for (const s of ['w', 'x', 'y', 'z']) a.raw.propose(bytes(s));
+  const out = drain(a);
+  const toB = ofType(out.messages, 'append_entries').filter((m) => m.to === 'b');
+  t.same(toB.map((m) => m.entries.map(text)), [['w'], ['x']], 'two batches fill the 50 bytes');
+  t.match(a.raw.status().progress.b, { state: 'replicate', match: 4, next: 7 });
+  net.deliver(out.messages);
+  net.settle();
+  t.equal(commit(net.node('b')), 8, 'the acknowledgements let the rest go');
+});
+
 t.test('a follower commits up to min(leaderCommit, index of the last new entry)', async (t) => {
   // Reference: section 5.3 (figure 2, AppendEntries receiver step 5)
   const cases: { entries: Entry[]; leaderCommit: number; want: number }[] = [
