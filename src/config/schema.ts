@@ -175,7 +175,7 @@ export const configSchema: ConfigSchema = {
   }),
   snapshotCount: key('SNAPSHOT_COUNT', {
     kind: kinds.positiveInteger, default: '10000',
-    description: 'Applied entries after which the state machine is snapshotted and the Raft log behind it compacted.',
+    description: 'Applied entries after which the state is snapshotted and the log compacted (a large state waits longer).',
   }),
   completedTtlMs: key('COMPLETED_TTL', {
     kind: kinds.duration(1), default: '7d', description: 'Age at which completed or cancelled unico jobs are deleted.',

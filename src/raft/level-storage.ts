@@ -1,4 +1,5 @@
-// A durable Raft Storage on LevelDB: one atomic batch per Ready, with the log after the snapshot mirrored in memory for sync reads.
+// A durable Raft Storage on LevelDB: one atomic batch per Ready, with the log after the snapshot mirrored in memory for
+// sync reads; the data of applied entries leaves memory, and is read back from the database when a follower needs it.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
@@ -50,6 +51,14 @@ interface Plan {
 }
 
 const EMPTY_SNAPSHOT: SnapshotMeta = { index: 0, term: 0, membership: { voters: [], learners: [] } };
+
+/** The data of an entry dropped from memory; the entry is read back from the database when asked for. */
+const droppedData = new Uint8Array(0);
+/**
+ * Entry data kept in memory behind the applied index, so followers a little behind are sent from memory. The rest
+ * stays on disk only: at 1,000,000 jobs the log behind a snapshot being written had grown to hundreds of MB.
+ */
+const appliedBytesKept = 16 * 1024 * 1024;
 
 /**
  * `db.batch` without abstract-level's wrapping of every operation (checks, encodings, hooks, events), which costs
@@ -119,7 +128,10 @@ function planWrite(s: LogState, w: StorageWrite): Plan {
  */
 async function openDb(location: string): Promise<Db> {
   const isNew = !existsSync(location) || readdirSync(location).length === 0;
-  const db: Db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: isNew });
+  // Few tables stay open (each is memory-mapped): the log is written once and read back rarely.
+  const db: Db = new ClassicLevel<Buffer, Buffer>(location, {
+    keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: isNew, maxOpenFiles: 20,
+  });
   try {
     await db.open();
   } catch (err) {
@@ -217,6 +229,10 @@ export class LevelStorage implements Storage {
   readonly #location: string;
   readonly #files: SnapshotFiles;
   readonly #state: LogState;
+  /** Normal entries up to here hold `droppedData` in memory. */
+  #droppedThrough: number;
+  /** While a write that deletes entry keys (compaction, install) is in flight: the last index it may delete. */
+  #deletingThrough = 0;
   #writing = false;
   #failed = false;
   #closed = false;
@@ -226,6 +242,7 @@ export class LevelStorage implements Storage {
     this.#location = location;
     this.#files = files;
     this.#state = state;
+    this.#droppedThrough = state.snapshot.index;
   }
 
   /** Opens (creating if needed) the storage in `dir`, and refuses, with a LevelStorageError, data it cannot trust. */
@@ -298,7 +315,9 @@ export class LevelStorage implements Storage {
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
-      const entry = this.#at(i);
+      const entry = this.#entryAt(i);
+      // Fewer entries than asked for only while a compaction of them is being written: the core sees it next time.
+      if (entry === null) break;
       bytes += entryBytes(entry);
       if (out.length > 0 && bytes > maxBytes) break;
       out.push(entry);
@@ -371,18 +390,64 @@ export class LevelStorage implements Storage {
     const snapshotChanged = w.snapshot !== null || w.compaction !== null;
     // A batch that retires a snapshot file is always fsynced: the file goes right after it, and a lost
     // batch would leave metadata pointing at a deleted file. (The core's mustSync does not count compaction.)
+    const s = this.#state;
+    assert.ok(plan.kept >= this.#droppedThrough - s.snapshot.index || w.snapshot !== null,
+      `a write to ${this.#location} truncates applied entries (through ${this.#droppedThrough})`);
+    this.#deletingThrough = snapshotChanged ? this.lastIndex() : 0;
     if (plan.ops.length > 0) await writeBatch(this.#db, plan.ops, { sync: w.sync || snapshotChanged });
 
-    const s = this.#state;
     s.hardState = plan.hardState;
     s.snapshot = plan.snapshot;
     s.entries.length = plan.kept;
     for (const entry of plan.appended) s.entries.push(entry);
     if (plan.dropped > 0) s.entries.splice(0, plan.dropped);
+    this.#droppedThrough = Math.min(Math.max(this.#droppedThrough, s.snapshot.index), this.lastIndex());
+    this.#deletingThrough = 0;
     if (snapshotChanged) {
       this.#files.serve(this.snapshotPath());
       await this.#files.removeOlderThan(s.snapshot.index);
     }
+  }
+
+  /**
+   * The state machine applied `index`: the data of entries up to it leaves memory, but for the newest
+   * appliedBytesKept of it. They stay on disk until a compaction, and are read back when a follower needs them.
+   */
+  releaseAppliedThrough(index: number): void {
+    const s = this.#state;
+    let newestDropped = Math.min(index, this.lastIndex());
+    for (let kept = 0; newestDropped > this.#droppedThrough; newestDropped--) {
+      kept += entryBytes(this.#at(newestDropped));
+      if (kept > appliedBytesKept) break;
+    }
+    for (let i = this.#droppedThrough + 1; i <= newestDropped; i++) {
+      const entry = this.#at(i);
+      if (entry.type === 'normal') s.entries[i - s.snapshot.index - 1] = { ...entry, data: droppedData };
+    }
+    this.#droppedThrough = Math.max(this.#droppedThrough, newestDropped);
+  }
+
+  /** Entry data held in memory, for metrics. */
+  heldEntryBytes(): number {
+    let bytes = 0;
+    for (const entry of this.#state.entries) if (entry.type === 'normal') bytes += entry.data.byteLength;
+    return bytes;
+  }
+
+  /** The entry at `index`, read back from the database if its data left memory; null if a write in flight deletes it. */
+  #entryAt(index: number): Entry | null {
+    const entry = this.#at(index);
+    if (entry.type !== 'normal' || entry.data !== droppedData) return entry;
+    const key = keys.entry(index);
+    const raw = this.#db.getSync(key);
+    if (raw === undefined) {
+      assert.ok(index <= this.#deletingThrough, `entry ${index} is missing from ${this.#location}`);
+      return null;
+    }
+    const read = decodeEntry(this.#location, key, raw);
+    assert.ok(read.index === index && read.term === entry.term,
+      `entry ${index} of term ${entry.term} read back from ${this.#location} as entry ${read.index} of term ${read.term}`);
+    return read;
   }
 
   #at(index: number): Entry {

@@ -114,6 +114,7 @@ export class RaftRunner {
       snapshotChunkBytes: options.snapshotChunkBytes, maxPendingReads: options.maxPendingReads, logger: options.logger,
     });
     for (const [id, address] of sm.memberAddresses()) transport.setPeerAddress(id, address);
+    storage.releaseAppliedThrough(sm.appliedIndex());
   }
 
   /** Starts real time. A sole voter campaigns at once rather than waiting out an election timeout. */
@@ -339,6 +340,7 @@ export class RaftRunner {
       this.#proposals.applied(entry.index, entry.term, results.get(entry.index));
     }
     for (const listener of this.#applyListeners) listener(entries, results);
+    this.#storage.releaseAppliedThrough(this.#sm.appliedIndex());
     this.#releaseAppliedWaiters();
   }
 

@@ -25,6 +25,8 @@ export type Db = ClassicLevel<string, Uint8Array>;
 export type { StoreChanges } from './batch-view.js';
 
 const snapshotBatchRecords = 1000;
+/** Table files LevelDB keeps open, 10 of them for its own use: about 2 MiB of mapped table each beyond that. */
+const stateOpenFilesMax = 40;
 
 export const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -228,7 +230,11 @@ function writeBatch(db: Db, ops: BatchOp[], options: { sync?: boolean } = {}): P
  */
 async function openDb(dir: string): Promise<Db> {
   const isNew = !existsSync(dir) || readdirSync(dir).length === 0;
-  const db: Db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: isNew });
+  // LevelDB maps every table file it holds open, and the mapped pages it read count in the process's RSS: at
+  // 1,000,000 jobs, its default of 1,000 open files left 110 to 150 MB of the state mapped after a snapshot.
+  const db: Db = new ClassicLevel<string, Uint8Array>(dir, {
+    keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: isNew, maxOpenFiles: stateOpenFilesMax,
+  });
   try {
     await db.open();
   } catch (err) {

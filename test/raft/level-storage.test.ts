@@ -9,6 +9,7 @@ import { Packr } from 'msgpackr';
 import t from 'tap';
 import type { Test } from 'tap';
 import { RawNode, SeededRandom } from '../../src/raft/core/index.js';
+import type { Entry } from '../../src/raft/core/index.js';
 import { LevelStorage } from '../../src/raft/level-storage.js';
 import type { StorageWrite } from '../../src/raft/level-storage.js';
 import { payload, snapshotPayload } from './fixtures/level-storage-payload.js';
@@ -37,6 +38,50 @@ async function tamper(dir: string, change: (db: ClassicLevel<Buffer, Buffer>) =>
   await change(db);
   await db.close();
 }
+
+t.test('applied entries leave memory but for the newest 16 MiB, and are read back from disk the same', async (t) => {
+  const s = await opened(t);
+  await s.bootstrap(['a', 'b']);
+  const mib = 1024 * 1024;
+  // 40 entries of 1 MiB each, in terms 2 and 3, with data telling them apart.
+  const big = (index: number, term: number): Entry =>
+    ({ type: 'normal', index, term, data: new Uint8Array(mib).fill((index * 7 + term) % 256) });
+  const entries = Array.from({ length: 40 }, (_, i) => big(3 + i, i < 20 ? 2 : 3));
+  await s.write(write({ entries, hardState: { term: 3, vote: 'a', commit: 42 } }));
+  t.equal(s.heldEntryBytes(), 40 * mib);
+  s.releaseAppliedThrough(30);
+  t.equal(s.heldEntryBytes(), (15 + 12) * mib, 'entries 3..17 dropped: 16 MiB of 18..30 kept, and the 12 not applied');
+  t.ok(sameEntries(s.entries(3, 43, Infinity), entries), 'every entry, read back or from memory, as written');
+  t.equal(s.term(10), 2, 'terms of dropped entries from memory');
+  t.equal(s.entries(5, 43, 3 * mib).length, 2, 'maxBytes counts the data read back (1 MiB and 24 bytes each)');
+  s.releaseAppliedThrough(20);
+  t.equal(s.heldEntryBytes(), 27 * mib, 'an older applied index changes nothing');
+  s.releaseAppliedThrough(1000);
+  t.equal(s.heldEntryBytes(), 15 * mib, 'beyond the last entry: all but the newest entries within 16 MiB');
+  await writeFile(s.snapshotPathFor(20, 2), Uint8Array.from([1]));
+  await s.write(write({ compaction: meta(20, 2) }));
+  t.ok(sameEntries(s.entries(21, 43, Infinity), entries.slice(18)), 'after a compaction, the rest as written');
+  await s.write(write({ entries: [big(43, 3)], hardState: { term: 3, vote: 'a', commit: 43 } }));
+  t.ok(sameEntries(s.entries(43, 44, Infinity), [big(43, 3)]));
+});
+
+/** Index, term and data alike; tap's deep comparison of megabytes of typed arrays takes seconds. */
+function sameEntries(got: readonly Entry[], want: readonly Entry[]): boolean {
+  return got.length === want.length && got.every((e, i) => {
+    const w = want[i];
+    return w !== undefined && e.type === 'normal' && w.type === 'normal' && e.index === w.index && e.term === w.term
+      && Buffer.from(e.data).equals(w.data);
+  });
+}
+
+t.test('small applied entries all stay in memory: what is kept is bytes, not a count', async (t) => {
+  const s = await opened(t);
+  await s.bootstrap(['a']);
+  await s.write(write({ entries: run(2, 1, 1, 1), hardState: { term: 1, vote: 'a', commit: 4 } }));
+  s.releaseAppliedThrough(3);
+  t.equal(s.heldEntryBytes(), 3 * 76);
+  t.equal(ids(s.entries(2, 5, Infinity)), '2/1 3/1 4/1');
+});
 
 t.test('what was written is there after a reopen', async (t) => {
   const dir = newDir();
