@@ -231,6 +231,10 @@ export class LevelStorage implements Storage {
   readonly #state: LogState;
   /** Normal entries up to here hold `droppedData` in memory. */
   #droppedThrough: number;
+  /** The applied index last reported, at least #droppedThrough. */
+  #releasedThrough: number;
+  /** entryBytes of the entries in (#droppedThrough, #releasedThrough], whose data is still in memory. */
+  #keptBytes = 0;
   /** While a write that deletes entry keys (compaction, install) is in flight: the last index it may delete. */
   #deletingThrough = 0;
   #writing = false;
@@ -243,6 +247,7 @@ export class LevelStorage implements Storage {
     this.#files = files;
     this.#state = state;
     this.#droppedThrough = state.snapshot.index;
+    this.#releasedThrough = state.snapshot.index;
   }
 
   /** Opens (creating if needed) the storage in `dir`, and refuses, with a LevelStorageError, data it cannot trust. */
@@ -401,8 +406,8 @@ export class LevelStorage implements Storage {
     s.entries.length = plan.kept;
     for (const entry of plan.appended) s.entries.push(entry);
     if (plan.dropped > 0) s.entries.splice(0, plan.dropped);
-    this.#droppedThrough = Math.min(Math.max(this.#droppedThrough, s.snapshot.index), this.lastIndex());
     this.#deletingThrough = 0;
+    if (snapshotChanged) this.#afterSnapshotChange();
     if (snapshotChanged) {
       this.#files.serve(this.snapshotPath());
       await this.#files.removeOlderThan(s.snapshot.index);
@@ -415,16 +420,25 @@ export class LevelStorage implements Storage {
    */
   releaseAppliedThrough(index: number): void {
     const s = this.#state;
-    let newestDropped = Math.min(index, this.lastIndex());
-    for (let kept = 0; newestDropped > this.#droppedThrough; newestDropped--) {
-      kept += entryBytes(this.#at(newestDropped));
-      if (kept > appliedBytesKept) break;
-    }
-    for (let i = this.#droppedThrough + 1; i <= newestDropped; i++) {
+    const through = Math.min(index, this.lastIndex());
+    for (let i = this.#releasedThrough + 1; i <= through; i++) this.#keptBytes += entryBytes(this.#at(i));
+    this.#releasedThrough = Math.max(this.#releasedThrough, through);
+    // Oldest first, so what stays is the newest applied entries within the budget (amortized O(1) an entry).
+    while (this.#keptBytes > appliedBytesKept && this.#droppedThrough < this.#releasedThrough) {
+      const i = ++this.#droppedThrough;
       const entry = this.#at(i);
+      this.#keptBytes -= entryBytes(entry);
       if (entry.type === 'normal') s.entries[i - s.snapshot.index - 1] = { ...entry, data: droppedData };
     }
-    this.#droppedThrough = Math.max(this.#droppedThrough, newestDropped);
+  }
+
+  /** A compaction or install removed entries from the front: the release bookkeeping starts after the snapshot. */
+  #afterSnapshotChange(): void {
+    const floor = this.#state.snapshot.index;
+    this.#droppedThrough = Math.min(Math.max(this.#droppedThrough, floor), this.lastIndex());
+    this.#releasedThrough = Math.min(Math.max(this.#releasedThrough, this.#droppedThrough), this.lastIndex());
+    this.#keptBytes = 0;
+    for (let i = this.#droppedThrough + 1; i <= this.#releasedThrough; i++) this.#keptBytes += entryBytes(this.#at(i));
   }
 
   /** Entry data held in memory, for metrics. */

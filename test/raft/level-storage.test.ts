@@ -74,6 +74,23 @@ function sameEntries(got: readonly Entry[], want: readonly Entry[]): boolean {
   });
 }
 
+t.test('releasing applied entries one at a time keeps the same as releasing them at once', async (t) => {
+  const kib = 1024;
+  const sized = (index: number): Entry => ({ type: 'normal', index, term: 2, data: new Uint8Array(100 * kib).fill(index % 256) });
+  const entries = Array.from({ length: 400 }, (_, i) => sized(3 + i));
+  const once = await opened(t);
+  const stepwise = await opened(t);
+  for (const s of [once, stepwise]) {
+    await s.bootstrap(['a', 'b']);
+    await s.write(write({ entries, hardState: { term: 2, vote: 'a', commit: 402 } }));
+  }
+  once.releaseAppliedThrough(350);
+  for (let i = 1; i <= 350; i++) stepwise.releaseAppliedThrough(i);
+  t.equal(stepwise.heldEntryBytes(), once.heldEntryBytes());
+  t.equal(once.heldEntryBytes(), (163 + 52) * 100 * kib, '163 applied entries in 16 MiB, and the 52 not applied');
+  t.ok(sameEntries(stepwise.entries(3, 403, Infinity), entries));
+});
+
 t.test('small applied entries all stay in memory: what is kept is bytes, not a count', async (t) => {
   const s = await opened(t);
   await s.bootstrap(['a']);
