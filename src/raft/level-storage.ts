@@ -393,12 +393,12 @@ export class LevelStorage implements Storage {
     if (w.snapshot !== null) await this.#files.promote(w.snapshot);
     if (compactionPath !== null) await this.#files.makeDurable(compactionPath);
     const snapshotChanged = w.snapshot !== null || w.compaction !== null;
-    // A batch that retires a snapshot file is always fsynced: the file goes right after it, and a lost
-    // batch would leave metadata pointing at a deleted file. (The core's mustSync does not count compaction.)
     const s = this.#state;
     assert.ok(plan.kept >= this.#droppedThrough - s.snapshot.index || w.snapshot !== null,
       `a write to ${this.#location} truncates applied entries (through ${this.#droppedThrough})`);
     this.#deletingThrough = snapshotChanged ? this.lastIndex() : 0;
+    // A batch that retires a snapshot file is always fsynced: the file goes right after it, and a lost
+    // batch would leave metadata pointing at a deleted file. (The core's mustSync does not count compaction.)
     if (plan.ops.length > 0) await writeBatch(this.#db, plan.ops, { sync: w.sync || snapshotChanged });
 
     s.hardState = plan.hardState;
@@ -407,8 +407,8 @@ export class LevelStorage implements Storage {
     for (const entry of plan.appended) s.entries.push(entry);
     if (plan.dropped > 0) s.entries.splice(0, plan.dropped);
     this.#deletingThrough = 0;
-    if (snapshotChanged) this.#afterSnapshotChange();
     if (snapshotChanged) {
+      this.#afterSnapshotChange();
       this.#files.serve(this.snapshotPath());
       await this.#files.removeOlderThan(s.snapshot.index);
     }
