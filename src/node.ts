@@ -61,6 +61,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     advertiseAddress: advertiseAddress(config.advertiseHost, config.raftPort), peers: config.peers,
     bootstrapExpect: config.bootstrapExpect, joining: config.joinUrl !== null, clusterSecret: config.clusterSecret,
     peerTls, tickMs: limits.raftTickMs, electionTimeoutTicks: limits.toTicks(config.electionTimeoutMs),
+    electionJitterTicks: limits.electionJitterTicks(limits.toTicks(config.electionTimeoutMs)),
     heartbeatIntervalTicks: limits.toTicks(config.heartbeatIntervalMs), maxInflightAppends: limits.inflightAppendsMax,
     maxInflightBytes: limits.inflightBytesMax,
     maxAppendBytes: limits.appendBytesMax, maxApplyBytes: limits.applyBytesMax, snapshotChunkBytes: limits.snapshotChunkBytes,

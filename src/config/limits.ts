@@ -96,6 +96,17 @@ export const deadLettersPageMax = 1000;
 /** How long a SIGTERM'd leader waits for attempts in progress to end and be recorded before it hands over. */
 export const drainTimeoutMs = 5000;
 
+/**
+ * The spread of election timeouts, [ELECTION_TIMEOUT, ELECTION_TIMEOUT + this). No vote is granted before
+ * ELECTION_TIMEOUT of a leader's silence anyway (the lease), so any spread beyond that only delays the first
+ * candidate after a leader dies: by a third of it on average with two survivors, and the first fire with it. With
+ * pre-vote, two servers split a vote only when they time out within one round trip of each other, which half an
+ * election timeout (ten ticks at the default 1 s) still makes rare.
+ */
+export function electionJitterTicks(electionTimeoutTicks: number): number {
+  return Math.max(1, Math.ceil(electionTimeoutTicks / 2));
+}
+
 /** Converts a duration to whole Raft ticks, at least one, so that no timer is ever zero ticks long. */
 export function toTicks(ms: number): number {
   return Math.max(1, Math.round(ms / raftTickMs));

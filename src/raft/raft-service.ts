@@ -47,6 +47,7 @@ export interface RaftServiceOptions {
   readonly peerTls: PeerTls | null;
   readonly tickMs: number;
   readonly electionTimeoutTicks: number;
+  readonly electionJitterTicks: number;
   readonly heartbeatIntervalTicks: number;
   readonly maxInflightAppends: number;
   readonly maxInflightBytes: number;

@@ -44,6 +44,7 @@ export interface RunnerOptions {
   readonly nodeId: NodeId;
   readonly tickMs: number;
   readonly electionTimeoutTicks: number;
+  readonly electionJitterTicks: number;
   readonly heartbeatIntervalTicks: number;
   readonly maxInflightAppends: number;
   readonly maxInflightBytes: number;
@@ -107,7 +108,8 @@ export class RaftRunner {
     this.#lastSnapshotBytes = fileBytes(storage.snapshotPath());
     this.#raw = new RawNode({
       id: options.nodeId, storage, random: new SeededRandom(seedFrom(options.nodeId)),
-      electionTimeoutTicks: options.electionTimeoutTicks, heartbeatIntervalTicks: options.heartbeatIntervalTicks,
+      electionTimeoutTicks: options.electionTimeoutTicks, electionJitterTicks: options.electionJitterTicks,
+      heartbeatIntervalTicks: options.heartbeatIntervalTicks,
       applied, maxInflightAppends: options.maxInflightAppends, maxInflightBytes: options.maxInflightBytes,
       maxAppendBytes: options.maxAppendBytes,
       maxApplyBytes: options.maxApplyBytes,

@@ -1,7 +1,7 @@
 // The fixed bounds: their values, the relations asserted between them (which must catch a broken one), and tick conversion.
 import t from 'tap';
 import * as limitsModule from '../../src/config/limits.js';
-import { assertLimitRelations, limits, toTicks } from '../../src/config/limits.js';
+import { assertLimitRelations, electionJitterTicks, limits, toTicks } from '../../src/config/limits.js';
 import type { Limits } from '../../src/config/limits.js';
 
 const mib = 1024 * 1024;
@@ -73,4 +73,11 @@ t.test('durations become whole ticks of 50ms, never fewer than one', async (t) =
   t.equal(toTicks(1000), 20, 'the default election timeout');
   t.equal(toTicks(1024), 20);
   t.equal(toTicks(1025), 21);
+});
+
+t.test('election timeouts spread over half an election timeout, at least one tick', async (t) => {
+  t.equal(electionJitterTicks(20), 10, 'the default: 1 s to 1.5 s');
+  t.equal(electionJitterTicks(21), 11);
+  t.equal(electionJitterTicks(3), 2);
+  t.equal(electionJitterTicks(1), 1);
 });

@@ -145,7 +145,7 @@ export class Raft {
     this.lead = null;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
-    this.randomizedElectionTimeout = this.config.electionTimeoutTicks + this.config.random.int(this.config.electionTimeoutTicks);
+    this.randomizedElectionTimeout = this.config.electionTimeoutTicks + this.config.random.int(this.config.electionJitterTicks);
     this.votes = new Map();
     this.leadTransferee = null;
     this.leaseRevoked = false;

@@ -27,6 +27,7 @@ t.test('the optional settings default to their documented values', async (t) => 
   t.equal(c.preVote, true);
   t.equal(c.checkQuorum, true);
   t.equal(c.leaseTicks, 8, 'two ticks below the election timeout');
+  t.equal(c.electionJitterTicks, 10, 'timeouts drawn from [n, 2n), as etcd');
   t.equal(c.maxInflightAppends, 64);
   t.equal(c.maxInflightBytes, Infinity, 'no byte bound unless asked');
   t.equal(c.maxAppendBytes, 1024 * 1024);
@@ -39,7 +40,7 @@ t.test('the optional settings default to their documented values', async (t) => 
 t.test('given settings win over the defaults', async (t) => {
   const logger = { debug() {}, info() {}, warn() {} };
   const given = {
-    applied: 7, preVote: false, checkQuorum: false, leaseTicks: 5, maxInflightAppends: 3, maxInflightBytes: 50, maxAppendBytes: 100,
+    applied: 7, preVote: false, checkQuorum: false, leaseTicks: 5, electionJitterTicks: 2, maxInflightAppends: 3, maxInflightBytes: 50, maxAppendBytes: 100,
     maxApplyBytes: 200, snapshotChunkBytes: 300, maxPendingReads: 4, logger,
   };
   t.same(resolveConfig(with_(given)), { ...base, ...given });
@@ -84,6 +85,13 @@ t.test('the default lease needs an election timeout of at least three ticks', as
   t.throws(() => resolveConfig(with_({ electionTimeoutTicks: 2 })),
     { message: 'raft: leaseTicks must be at least 1 and below electionTimeoutTicks' });
   t.equal(resolveConfig(with_({ electionTimeoutTicks: 3 })).leaseTicks, 1);
+});
+
+t.test('the election jitter is a whole number of ticks, at least one', async (t) => {
+  const message = 'raft: electionJitterTicks must be a positive integer';
+  t.throws(() => resolveConfig(with_({ electionJitterTicks: 0 })), { message });
+  t.throws(() => resolveConfig(with_({ electionJitterTicks: 1.5 })), { message });
+  t.equal(resolveConfig(with_({ electionJitterTicks: 1 })).electionJitterTicks, 1);
 });
 
 t.test('at least one append may be in flight', async (t) => {

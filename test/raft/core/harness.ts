@@ -29,6 +29,7 @@ export interface NodeOptions {
   readonly snapshotChunkBytes?: number;
   readonly maxAppendBytes?: number;
   readonly maxInflightBytes?: number;
+  readonly electionJitterTicks?: number;
   /** How many bytes of state-machine data the harness writes when the core asks for a compaction. */
   readonly snapshotBytes?: number;
 }
@@ -95,6 +96,7 @@ export function newNode(id: NodeId, opts: NodeOptions): TestNode {
     ...(opts.snapshotChunkBytes === undefined ? {} : { snapshotChunkBytes: opts.snapshotChunkBytes }),
     ...(opts.maxAppendBytes === undefined ? {} : { maxAppendBytes: opts.maxAppendBytes }),
     ...(opts.maxInflightBytes === undefined ? {} : { maxInflightBytes: opts.maxInflightBytes }),
+    ...(opts.electionJitterTicks === undefined ? {} : { electionJitterTicks: opts.electionJitterTicks }),
   };
   return {
     id, options: opts, raw: new RawNode(config), storage, electionTimeoutTicks, checkQuorum,

@@ -215,6 +215,22 @@ t.test('election timeouts are drawn at random from [et, 2et)', async (t) => {
   t.ok(seen.size >= ET / 2, `timeouts spread over ${[...seen].sort((x, y) => x - y).join(',')}`);
 });
 
+t.test('a narrower jitter draws election timeouts from [et, et + jitter), over all of it', async (t) => {
+  const jitter = ET / 2;
+  const seen = new Set<number>();
+  for (let seed = 1; seed <= 200; seed++) {
+    const n = newNode('a', { voters: ABC, seed, electionTimeoutTicks: ET, electionJitterTicks: jitter });
+    let ticks = 0;
+    while (role(n) === 'follower' && ticks < 3 * ET) {
+      n.raw.tick();
+      ticks++;
+    }
+    t.ok(ticks >= ET && ticks < ET + jitter, `seed ${seed}: campaigned after ${ticks} ticks`);
+    seen.add(ticks);
+  }
+  t.equal(seen.size, jitter, `timeouts spread over ${[...seen].sort((x, y) => x - y).join(',')}`);
+});
+
 t.test('a server votes for at most one candidate per term, first come first served, and repeats that vote', async (t) => {
   // Reference: section 5.2 (figure 2, RequestVote receiver step 2)
   const n = newNode('c', { voters: ABC });
