@@ -285,6 +285,24 @@ t.test('sequential sends to one origin reuse one keep-alive connection', async (
   t.equal(r.connectionCount, 1, 'the body was drained and the socket kept open');
 });
 
+t.test('a body over 64 KiB still answers its status, and its connection is closed rather than drained', async (t) => {
+  const r = await receiver(t, (_req, res) => res.end('x'.repeat(200_000)));
+  const c = client(t, { connectionsPerOrigin: 1 });
+  for (let i = 1; i <= 2; i++) t.match(await c.send(attemptTo(r.url, { attempt: i })), { ok: true, httpStatus: 200 });
+  t.equal(r.requests.length, 2);
+  t.equal(r.connectionCount, 2, 'one connection per send: each long body closed its socket');
+});
+
+t.test('a connection reset after a 2xx status keeps the status; a reset before it is a network failure, sent', async (t) => {
+  const afterStatus = await receiver(t, (_req, res) => {
+    res.writeHead(201);
+    res.write('partial', () => res.socket?.destroy());
+  });
+  t.match(await client(t).send(attemptTo(afterStatus.url)), { ok: true, httpStatus: 201 });
+  const beforeStatus = await receiver(t, (req) => req.socket.destroy());
+  t.match(failure(await client(t).send(attemptTo(beforeStatus.url))), { code: 'network', sent: true, httpStatus: null });
+});
+
 t.test('with a larger pool, sequential sends still reuse connections', async (t) => {
   // undici marks a connection free a moment after the body ends, so a send right after another may open a second
   // one; what matters is that sockets are reused, not opened per send.
