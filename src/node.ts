@@ -146,7 +146,7 @@ function startScheduler(config: Config, raft: RaftService, store: StateMachine, 
     nodeId: config.nodeId, slotGapMs: config.slotGapMs, nearWindowMs: limits.nearSlotsHeld * config.slotGapMs,
     catchupGraceMs: limits.catchupGraceMs, catchupFiresMax: limits.catchupFiresMax,
     catchupScanFiresMax: limits.catchupScanFiresMax, inFlightMax: limits.webhooksInFlightMax,
-    eventsPerEntryMax: limits.fireEventsPerEntryMax, claimLeadMs: limits.claimLeadMs, leaseCheckMs: limits.leaseCheckMs,
+    eventsPerEntryMax: limits.fireEventsPerEntryMax, eventsEntrySpacingMs: limits.fireEventsEntrySpacingMs, claimLeadMs: limits.claimLeadMs, leaseCheckMs: limits.leaseCheckMs,
     indexPageFires: limits.indexPageFires,
   }, {
     store: {

@@ -52,6 +52,8 @@ export interface SchedulerOptions {
   readonly catchupScanFiresMax: number;
   readonly inFlightMax: number;
   readonly eventsPerEntryMax: number;
+  /** Least time between two `fire_events` entries (see OutcomeBatcher). */
+  readonly eventsEntrySpacingMs: number;
   /** An at_most_once fire is claimed this long before its time, so the claim's commit does not make it late. */
   readonly claimLeadMs: number;
   /** How often the lease is checked while nothing else wakes the scheduler. */
@@ -99,7 +101,9 @@ export class Scheduler {
     this.#options = options;
     this.#ports = ports;
     this.#heap = new SlotHeap(options.slotGapMs);
-    this.#batcher = new OutcomeBatcher(ports.proposeEvents, options.eventsPerEntryMax, (err) => this.#restart(err));
+    this.#batcher = new OutcomeBatcher(ports.proposeEvents, {
+      eventsPerEntryMax: options.eventsPerEntryMax, spacingMs: options.eventsEntrySpacingMs, clock: ports.clock,
+    }, (err) => this.#restart(err));
     this.#tasks = new FireTasks({
       ...ports, submit: (event) => this.#batcher.submit(event), onSettled: (tenant, id) => this.#onTaskSettled(tenant, id),
     });

@@ -136,7 +136,7 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
 
   const scheduler = new Scheduler({
     nodeId: 'sim', slotGapMs: 1000, nearWindowMs: 6000, catchupGraceMs: 10_000, catchupFiresMax: 100,
-    catchupScanFiresMax: 10_000, inFlightMax: 10_000, eventsPerEntryMax: 500, claimLeadMs: 100, leaseCheckMs: 50,
+    catchupScanFiresMax: 10_000, inFlightMax: 10_000, eventsPerEntryMax: 500, eventsEntrySpacingMs: 25, claimLeadMs: 100, leaseCheckMs: 50,
     indexPageFires: 200,
   }, {
     store: {
