@@ -5,7 +5,10 @@
 // Each run creates rate x seconds unico jobs through POST /jobs/batch, due evenly from a lead time that leaves room for
 // the creates (estimated from the last measured batch rate), then waits for every fire (at most 12 s after the last is
 // due) and until none has arrived for 1.5 s, which also catches doubles. Late ones count as lost.
-import { BenchCluster } from './lib/cluster.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BenchCluster, cpuMs } from './lib/cluster.js';
+import type { NodeHandle } from './lib/cluster.js';
 import type { BenchContext } from './lib/context.js';
 import { createInBatches, futureJob } from './lib/load.js';
 import { checkFires, Receiver } from './lib/receiver.js';
@@ -31,6 +34,8 @@ interface FireRun {
   readonly lead_ms: number;
   readonly create_jobs_per_s: number;
   readonly stray: number;
+  /** CPU time each node used from the first due fire to the last arrival, per fire, in µs; the leader first. */
+  readonly cpu_us_per_fire: Record<string, number>;
 }
 
 export async function run(ctx: BenchContext): Promise<BenchOutput> {
@@ -68,19 +73,25 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
       }));
       if (Date.now() > firstAtMs) problems.push(`${p.rate}/s ${p.delivery}: the jobs were created ${Date.now() - firstAtMs} ms after the first was due (raise --lead)`);
       const lastAtMs = atOf(total - 1);
+      await sleep(Math.max(0, firstAtMs - 20 - Date.now()));
+      const cpuBefore = cpuOf(cluster, leader);
       // Fires up to 10 s late are still sent (later ones are missed); then until nothing arrives for 1.5 s.
       while (Date.now() < lastAtMs + 12_000 && new Set(receiver.arrivals.map((a) => a.fireId)).size < total) await sleep(200);
+      const cpuAfter = cpuOf(cluster, leader);
       await quiet(receiver, 1500, 30_000);
       const got = receiver.byFire();
       const check = checkFires(expected, got);
+      // A kept run keeps every arrival, to see when in the run the late fires came.
+      if (ctx.opts.keep === true) writeFileSync(join(cluster.baseDir, `fires-${k}.json`), JSON.stringify(receiver.arrivals));
       const s = summarize(check.lateness);
       const r: FireRun = {
         rate: p.rate, delivery: p.delivery, seconds, fires: total, received: check.received, lost: check.lost, doubled: check.doubled,
         early: check.early, min_ms: check.lateness.reduce<number | null>((m, l) => (m === null || l < m ? l : m), null), p50_ms: s.p50, p99_ms: s.p99, max_ms: s.max, lead_ms: leadMs, create_jobs_per_s: createRate,
         stray: [...got.keys()].filter((id) => !expected.has(id)).length,
+        cpu_us_per_fire: Object.fromEntries(Object.entries(cpuAfter).map(([id, after]) => [id, Math.round((after - (cpuBefore[id] ?? 0)) * 1000 / total)])),
       };
       runs.push(r);
-      log(`  lateness p50 ${ms(r.p50_ms)} p99 ${ms(r.p99_ms)} max ${ms(r.max_ms)}; lost ${r.lost} doubled ${r.doubled} early ${r.early} of ${num(total)}`);
+      log(`  lateness p50 ${ms(r.p50_ms)} p99 ${ms(r.p99_ms)} max ${ms(r.max_ms)}; lost ${r.lost} doubled ${r.doubled} early ${r.early} of ${num(total)}; CPU µs a fire ${JSON.stringify(r.cpu_us_per_fire)}`);
       if (r.lost + r.doubled + r.early + r.stray > 0) problems.push(`${p.rate}/s ${p.delivery}: lost ${r.lost}, doubled ${r.doubled}, early ${r.early} (earliest ${ms(r.min_ms)}), stray ${r.stray}`);
     }
   } finally {
@@ -125,6 +136,11 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     }],
     rows, problems,
   };
+}
+
+/** CPU ms used so far by each running node, the leader's key marked. */
+function cpuOf(cluster: BenchCluster, leader: NodeHandle): Record<string, number> {
+  return Object.fromEntries(cluster.running().map((n) => [n === leader ? `${n.id} (leader)` : n.id, cpuMs(cluster.pid(n))]));
 }
 
 /** Waits until no fire has arrived for `forMs` (at most `maxMs`), so one run's late fires do not land in the next. */
