@@ -76,7 +76,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
       await sleep(Math.max(0, firstAtMs - 20 - Date.now()));
       const cpuBefore = cpuOf(cluster, leader);
       // Fires up to 10 s late are still sent (later ones are missed); then until nothing arrives for 1.5 s.
-      while (Date.now() < lastAtMs + 12_000 && new Set(receiver.arrivals.map((a) => a.fireId)).size < total) await sleep(200);
+      while (Date.now() < lastAtMs + 12_000 && receiver.distinctFires < total) await sleep(200);
       const cpuAfter = cpuOf(cluster, leader);
       await quiet(receiver, 1500, 30_000);
       const got = receiver.byFire();

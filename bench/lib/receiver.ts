@@ -17,26 +17,39 @@ export class Receiver {
   readonly #server: Server;
   readonly url: string;
   readonly arrivals: Arrival[];
+  readonly #fireIds: Set<string>;
 
-  private constructor(server: Server, url: string, arrivals: Arrival[]) {
+  private constructor(server: Server, url: string, arrivals: Arrival[], fireIds: Set<string>) {
     this.#server = server;
     this.url = url;
     this.arrivals = arrivals;
+    this.#fireIds = fireIds;
+  }
+
+  /**
+   * Distinct fire ids received since the last reset, kept as they arrive: the receiver shares its event loop with
+   * the bench's polling, and a scan of every arrival while fires come in delays the next ones by milliseconds.
+   */
+  get distinctFires(): number {
+    return this.#fireIds.size;
   }
 
   static async start(): Promise<Receiver> {
     const arrivals: Arrival[] = [];
+    const fireIds = new Set<string>();
     const server = createServer((req, res) => {
       const atMs = Date.now();
       const perf = performance.now();
       const ua = /\(([^;)]+);/.exec(String(req.headers['user-agent'] ?? ''));
-      arrivals.push({ fireId: String(req.headers['x-fire-id']), atMs, perf, from: ua?.[1] ?? null });
+      const fireId = String(req.headers['x-fire-id']);
+      arrivals.push({ fireId, atMs, perf, from: ua?.[1] ?? null });
+      fireIds.add(fireId);
       req.resume();
       req.on('end', () => res.writeHead(200).end());
     });
     server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, arrivals);
+    return new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, arrivals, fireIds);
   }
 
   /** Arrival times (Date.now) by fire id. */
@@ -52,11 +65,19 @@ export class Receiver {
 
   /** The first arrival at or after `perf` sent by a node other than `notFrom`. */
   firstSince(perf: number, notFrom: string): Arrival | undefined {
-    return this.arrivals.find((a) => a.perf >= perf && a.from !== notFrom);
+    // Arrivals are in perf order: walk back from the newest only as far as `perf`, not over the whole run.
+    let first: Arrival | undefined;
+    for (let i = this.arrivals.length - 1; i >= 0; i--) {
+      const a = this.arrivals[i] as Arrival;
+      if (a.perf < perf) break;
+      if (a.from !== notFrom) first = a;
+    }
+    return first;
   }
 
   reset(): void {
     this.arrivals.length = 0;
+    this.#fireIds.clear();
   }
 
   async close(): Promise<void> {
