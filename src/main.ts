@@ -39,6 +39,10 @@ async function main(): Promise<void> {
   const logger = rootLogger(config);
   const fatal = (err: unknown): void => {
     logger.fatal({ err }, 'fatal error, exiting');
+    // A store that refuses its data after start (a damaged job record) says so as plainly as one refused at start.
+    if (dataRefusals.has((err as { code?: unknown } | null)?.code)) {
+      process.stderr.write(`scheduled-db: stopping: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
+    }
     // Give pino a moment to flush; a broken invariant must not be followed by more writes.
     setTimeout(() => process.exit(1), 100).unref();
   };

@@ -55,7 +55,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   const openedAtMs = performance.now();
   const store = await StateMachine.open(config.dataDir);
   log.info({ jobs: store.jobCount(), applied_index: store.appliedIndex(), duration_ms: Math.round(performance.now() - openedAtMs) },
-    'state store opened, every job record checked');
+    'state store opened, job records counted');
   const raft = await RaftService.start({
     nodeId: config.nodeId, dataDir: config.dataDir, raftHost: config.raftHost, raftPort: config.raftPort,
     advertiseAddress: advertiseAddress(config.advertiseHost, config.raftPort), peers: config.peers,
@@ -96,6 +96,12 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   const address = app.server.address();
   const httpPort = typeof address === 'object' && address !== null ? address.port : config.httpPort;
   log.info({ http_port: httpPort, raft_port: raft.raftPort(), data_dir: config.dataDir }, 'node started');
+  const verifyStartedAtMs = performance.now();
+  store.verifyJobRecords().then((checked) => {
+    if (checked !== null) {
+      log.info({ records: checked.records, duration_ms: Math.round(performance.now() - verifyStartedAtMs) }, 'every job record checked');
+    }
+  }, onFatal);
 
   let closed = false;
   const close = async (): Promise<void> => {

@@ -14,8 +14,15 @@ export interface TestNode {
   stop(): Promise<void>;
 }
 
-export async function startSingleNode(env: Record<string, string> = {}): Promise<TestNode> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sdb-api-'));
+export interface SingleNodeOptions {
+  /** A data dir a node ran on before (a restart); a new temp dir otherwise. */
+  readonly dataDir?: string;
+  /** What the node calls on a fatal error; throwing it (failing the test) otherwise. */
+  readonly onFatal?: (err: unknown) => void;
+}
+
+export async function startSingleNode(env: Record<string, string> = {}, options: SingleNodeOptions = {}): Promise<TestNode> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sdb-api-'));
   const raftPort = await freePort();
   const config = loadConfig([], {
     NODE_ID: 'solo', HTTP_HOST: '127.0.0.1', HTTP_PORT: String(await freePort()), RAFT_HOST: '127.0.0.1',
@@ -24,7 +31,7 @@ export async function startSingleNode(env: Record<string, string> = {}): Promise
   const fatal = (err: unknown): void => {
     throw err instanceof Error ? err : new Error(String(err));
   };
-  const node = await startNode(config, pino({ level: 'silent' }), fatal);
+  const node = await startNode(config, pino({ level: 'silent' }), options.onFatal ?? fatal);
   const deadline = Date.now() + 10_000;
   while (node.raft.status().role !== 'leader') {
     if (Date.now() > deadline) throw new Error('single node did not become leader');

@@ -1,0 +1,94 @@
+// What the state store does with a database it cannot trust: a lost job record stops the start, a damaged one stops
+// the node once the check after start reaches it; an intact one passes both.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import t, { type Test } from 'tap';
+import { encodeCommand } from '../../src/jobs/codec.js';
+import { normalizeCreate, requestHashOf } from '../../src/jobs/job.js';
+import { jobKey } from '../../src/store/keys.js';
+import { StateMachine, StateStoreError } from '../../src/store/state-machine.js';
+import { startSingleNode } from '../api/single-node.js';
+
+const jobs = 2500;
+
+/** A data dir whose store holds `jobs` jobs, applied as one entry, closed again. */
+async function storeWithJobs(t: Test): Promise<string> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sdb-open-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const sm = await StateMachine.open(dataDir);
+  const nowMs = Date.UTC(2030, 0, 1);
+  const bodies = Array.from({ length: jobs }, (_, i) => ({
+    id: `job-${i}`, type: 'unico', timestamp: new Date(nowMs + 60_000 + i).toISOString(), webhook_url: 'http://127.0.0.1:9/h',
+  }));
+  const entries = bodies.map((body) => ({
+    spec: normalizeCreate(body, { nowMs, maxPayloadBytes: 65536, denyPrivateWebhooks: false }), requestHash: requestHashOf(body),
+  }));
+  const data = encodeCommand({ type: 'create_jobs', tenant: 'default', proposedAtMs: nowMs, maxJobs: jobs, jobs: entries });
+  await sm.apply([{ type: 'normal', index: 1, term: 1, data }]);
+  t.equal(sm.jobCount(), jobs);
+  await sm.close();
+  return dataDir;
+}
+
+async function withRawDb(dataDir: string, change: (db: ClassicLevel<string, Uint8Array>) => Promise<void>): Promise<void> {
+  const db = new ClassicLevel<string, Uint8Array>(join(dataDir, 'state'), { valueEncoding: 'view' });
+  await db.open();
+  await change(db);
+  await db.close();
+}
+
+t.test('an intact store opens and its check after start reads every record', async (t) => {
+  const sm = await StateMachine.open(await storeWithJobs(t));
+  t.equal(sm.jobCount(), jobs);
+  t.same(await sm.verifyJobRecords(), { records: jobs });
+  await sm.close();
+});
+
+t.test('a job record LevelDB lost stops the start, naming the directory and the count', async (t) => {
+  const dataDir = await storeWithJobs(t);
+  await withRawDb(dataDir, (db) => db.del(jobKey('default', 'job-1234')));
+  const err = await StateMachine.open(dataDir).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof StateStoreError, 'a StateStoreError');
+  t.match((err as Error).message, `${join(dataDir, 'state')}: holds ${jobs - 1} job records where m/job_count says ${jobs}`);
+  t.match((err as Error).message, /remove this directory to rebuild it/);
+});
+
+t.test('a damaged job record stops the node when the check after start reaches it, naming the key', async (t) => {
+  const dataDir = await storeWithJobs(t);
+  await withRawDb(dataDir, (db) => db.put(jobKey('default', 'job-2000'), Uint8Array.from([0xc1, 0x00, 0x07])));
+  const sm = await StateMachine.open(dataDir);
+  t.teardown(() => sm.close());
+  const err = await sm.verifyJobRecords().then(() => null, (e: unknown) => e);
+  t.ok(err instanceof StateStoreError, 'a StateStoreError');
+  t.match((err as Error).message, join(dataDir, 'state'));
+  t.match((err as Error).message, jobKey('default', 'job-2000'));
+});
+
+t.test('closing the store during the check ends it quietly', async (t) => {
+  const sm = await StateMachine.open(await storeWithJobs(t));
+  const checked = sm.verifyJobRecords();
+  await sm.close();
+  t.equal(await checked, null);
+});
+
+t.test('a node whose job record is damaged serves, then stops through onFatal when its check reaches the record', async (t) => {
+  const first = await startSingleNode();
+  t.teardown(() => rmSync(first.dataDir, { recursive: true, force: true }));
+  for (const id of ['a', 'b', 'c']) {
+    const r = await first.node.app.inject({
+      method: 'POST', url: '/jobs', payload: { id, type: 'unico', timestamp: '2035-01-01T00:00:00Z', webhook_url: 'http://127.0.0.1:9/h' },
+    });
+    t.equal(r.statusCode, 201);
+  }
+  await first.node.close();
+  await withRawDb(first.dataDir, (db) => db.put(jobKey('default', 'b'), Uint8Array.from([0x93, 0x01])));
+  let fatal: unknown = null;
+  const second = await startSingleNode({}, { dataDir: first.dataDir, onFatal: (err) => { fatal = err; } });
+  t.teardown(() => second.node.close());
+  const deadline = Date.now() + 10_000;
+  while (fatal === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.ok(fatal instanceof StateStoreError, 'the node reported a StateStoreError');
+  t.match((fatal as Error).message, jobKey('default', 'b'));
+});
