@@ -120,9 +120,7 @@ export class RaftService {
       clusterSecret: options.clusterSecret, bodyBytesMax: options.peerBodyBytesMax, queuedMessagesMax: 10_000,
       logger: options.logger, tls: options.peerTls,
     }, {
-      onMessages: (batch) => {
-        if (service !== null) service.#runner.step(batch.messages);
-      },
+      onMessages: (batch) => (service === null ? undefined : service.#runner.step(batch.messages)),
       onForward: (request) => {
         if (service === null) throw new RaftError('not_leader', 'starting up');
         return service.#onForward(request);

@@ -93,6 +93,8 @@ export class RaftRunner {
   readonly #roleListeners: ((change: RoleChange) => void)[] = [];
   readonly #applyListeners: ((entries: readonly Entry[], results: ReadonlyMap<number, unknown>) => void)[] = [];
   readonly #removedListeners: (() => void)[] = [];
+  /** Resolvers of `step` calls whose messages the next Ready will reflect. */
+  readonly #steppedWaiters: (() => void)[] = [];
 
   constructor(options: RunnerOptions, storage: LevelStorage, sm: StateMachine, transport: RunnerTransport,
     proposals: ProposalTracker) {
@@ -167,12 +169,17 @@ export class RaftRunner {
     this.#removedListeners.push(listener);
   }
 
-  /** A batch of messages from a peer. */
-  step(messages: Ready['messages']): void {
-    if (this.#stopped) return;
+  /**
+   * A batch of messages from a peer. Resolves once what they caused has been sent: the Ready after them, up to the
+   * messages that wait for its disk write (an append's acknowledgement), or at once when they caused none.
+   */
+  step(messages: Ready['messages']): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
     this.#catchUpTicks();
     for (const m of messages) this.#raw.step(m);
+    const sent = new Promise<void>((resolve) => this.#steppedWaiters.push(resolve));
     this.#wake();
+    return sent;
   }
 
   /** Proposes on this node, which must lead; resolves with the state machine's result once applied. */
@@ -253,16 +260,26 @@ export class RaftRunner {
 
   async #loop(): Promise<void> {
     try {
-      while (!this.#stopped && this.#raw.hasReady()) await this.#handle(this.#raw.ready());
+      while (!this.#stopped && this.#raw.hasReady()) {
+        // The Ready taken now reflects every message stepped so far.
+        const stepped = this.#steppedWaiters.splice(0);
+        try {
+          await this.#handle(this.#raw.ready(), stepped);
+        } finally {
+          resolveAll(stepped);
+        }
+      }
     } catch (err) {
       this.#stopped = true;
       this.#options.onFatal(err);
     } finally {
       this.#looping = false;
+      // Messages that caused no Ready have nothing to send.
+      resolveAll(this.#steppedWaiters.splice(0));
     }
   }
 
-  async #handle(ready: Ready): Promise<void> {
+  async #handle(ready: Ready, stepped: readonly (() => void)[]): Promise<void> {
     if (ready.softState !== null) this.#roleChanged();
     this.#transport.send(ready.messages);
     const write: StorageWrite = {
@@ -275,6 +292,8 @@ export class RaftRunner {
       await this.#restore(ready.snapshot);
     }
     this.#transport.send(ready.persistedMessages);
+    // Before the apply below may wait: an acknowledgement must not be held back by this node's state machine.
+    resolveAll(stepped);
     if (ready.committedEntries.length > 0) {
       // At most one apply waits behind the running one, so a slow state machine slows Raft rather than piling up.
       if (this.#appliesQueued > 1) await this.#applyChain;
@@ -420,4 +439,8 @@ function seedFrom(nodeId: string): number {
 
 function fileBytes(path: string | null): number {
   return path === null ? 0 : statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+}
+
+function resolveAll(resolvers: readonly (() => void)[]): void {
+  for (const resolve of resolvers) resolve();
 }

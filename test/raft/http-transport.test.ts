@@ -15,7 +15,12 @@ async function pair(t: { teardown(fn: () => Promise<void>): void }, secret: stri
   const make = (id: string, onForward: (r: ForwardRequest) => Promise<unknown>) => HttpTransport.listen({
     nodeId: id, host: '127.0.0.1', port: 0, advertiseAddress: '', clusterSecret: secret, bodyBytesMax: 1024 * 1024,
     queuedMessagesMax: 100, logger: silentLogger, tls: null,
-  }, { onMessages: (batch) => received.push(batch), onForward });
+  }, {
+    onMessages: (batch) => {
+      received.push(batch);
+    },
+    onForward,
+  });
   const b = await make('b', async (r) => {
     forwarded.push(r);
     if (r.kind === 'remove_node') throw Object.assign(new Error('b is not the leader'), { code: 'not_leader' });
@@ -87,4 +92,80 @@ t.test('ping names the node; an address nobody listens on answers null', async (
   const { a, b } = await pair(t, null);
   t.equal(await a.ping(`127.0.0.1:${b.port()}`, 1000), 'b');
   t.equal(await a.ping('127.0.0.1:1', 500), null);
+});
+
+/** Two transports that know each other; `answer` is b's handling of a's messages (its answers go through b.send). */
+async function answeringPair(t: { teardown(fn: () => Promise<void>): void }, answer: (b: HttpTransport, batch: MessageBatch) => Promise<void> | void) {
+  const atA: MessageBatch[] = [];
+  const atB: MessageBatch[] = [];
+  const options = (id: string) => ({
+    nodeId: id, host: '127.0.0.1', port: 0, advertiseAddress: '', clusterSecret: 's3cret', bodyBytesMax: 1024 * 1024,
+    queuedMessagesMax: 100, logger: silentLogger, tls: null,
+  });
+  const a = await HttpTransport.listen(options('a'), {
+    onMessages: (batch) => {
+      atA.push(batch);
+    },
+    onForward: async () => null,
+  });
+  let bRef: HttpTransport | null = null;
+  const b = await HttpTransport.listen(options('b'), {
+    onMessages: (batch) => {
+      atB.push(batch);
+      return bRef === null ? undefined : answer(bRef, batch);
+    },
+    onForward: async () => null,
+  });
+  bRef = b;
+  a.setPeerAddress('b', `127.0.0.1:${b.port()}`);
+  b.setPeerAddress('a', `127.0.0.1:${a.port()}`);
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  return { a, b, atA, atB };
+}
+
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+const heartbeatResp = (from: string, to: string): Message => ({ type: 'heartbeat_result', from, to, term: 2, seq: 1, sentTick: 5 });
+
+t.test('answers sent while the request is handled go back in its response, and nothing else crosses', async (t) => {
+  const { a, b, atA, atB } = await answeringPair(t, async (b) => {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    b.send([heartbeatResp('b', 'a')]);
+  });
+  a.send([heartbeat('a', 'b')]);
+  await until(() => atA.length > 0);
+  t.same(atA.map((batch) => batch.messages), [[heartbeatResp('b', 'a')]], 'a received the answer');
+  t.equal(atB.length, 1);
+  t.ok(a.lastContactAtMs('b') !== null, 'a reached b');
+  t.equal(b.lastContactAtMs('a'), null, 'b sent no request of its own: the answer rode on the response');
+});
+
+t.test('answers after the wait, and to a sender that does not ask for them, go in a request of their own', async (t) => {
+  const late: (() => void)[] = [];
+  const { a, b, atA } = await answeringPair(t, () => new Promise<void>((resolve) => {
+    late.push(resolve);
+  }));
+  // An earlier version's request (no x-raft-replies header) is answered 204 at once.
+  const batch = encodeWire({ from: 'a', fromAddress: '', messages: [heartbeat('a', 'b')] });
+  const r = await post(b.port(), '/raft/messages', batch, { 'content-type': 'application/msgpack', 'x-cluster-secret': 's3cret' });
+  t.equal(r.status, 204);
+  b.send([heartbeatResp('b', 'a')]);
+  await until(() => atA.length > 0);
+  t.equal(atA.length, 1, 'the answer reached a in a request from b');
+  t.ok(b.lastContactAtMs('a') !== null);
+  // A handler that never settles: b answers 204 after its wait, and what it sends later goes on its own.
+  const startedAt = Date.now();
+  a.send([heartbeat('a', 'b')]);
+  await until(() => late.length === 2);
+  await until(() => a.lastContactAtMs('b') !== null, 5000);
+  t.ok(Date.now() - startedAt >= 900, 'the response waited for the answers, at most about a second');
+  b.send([heartbeatResp('b', 'a')]);
+  await until(() => atA.length > 1);
+  t.equal(atA.length, 2);
 });
