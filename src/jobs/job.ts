@@ -197,10 +197,16 @@ function alternatives(schema: SchemaOptions): string[] {
 
 /** sha256 hex of the body's canonical JSON (keys sorted), so the same create sent twice hashes the same. */
 export function requestHashOf(body: unknown): string {
+  return requestDigestOf(body).hash;
+}
+
+/** The request hash and the length of the canonical JSON it hashes (a batch sizes its entries by it). */
+export function requestDigestOf(body: unknown): { hash: string; jsonLength: number } {
   // A body nested deeper than any valid one (payload depth plus its own levels) is refused before hashing.
   const problem = jsonProblem(body, jsonDepthMax + 4);
   if (problem !== null) throw new JobInputError('invalid_request', 'body', `body: ${problem}`);
-  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+  const json = canonicalJson(body);
+  return { hash: createHash('sha256').update(json).digest('hex'), jsonLength: json.length };
 }
 
 /** The spec part of a job (or of a spec), without its state. */

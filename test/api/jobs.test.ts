@@ -143,6 +143,22 @@ t.test('a batch of 2,500 is proposed in entries of at most 1,000 jobs and answer
   t.equal(solo.node.store.appliedIndex() - before, 3, '2,499 valid jobs in three entries');
 });
 
+t.test('a batch of large jobs is split by bytes too: no entry beyond 8 MiB of jobs', async (t) => {
+  const node = await startSingleNode();
+  t.teardown(() => node.stop());
+  // The new leader's own entries first (its term's no-op, the scheduler's start), so only the batch's are counted.
+  const strong = await node.node.app.inject({ method: 'GET', url: '/jobs/none?consistency=strong' });
+  t.equal(strong.statusCode, 404);
+  const before = node.node.store.appliedIndex();
+  const payload = { data: 'y'.repeat(50_000) };
+  const r = await node.node.app.inject({
+    method: 'POST', url: '/jobs/batch', payload: { jobs: Array.from({ length: 200 }, (_, i) => unico(`large-${i}`, { payload })) },
+  });
+  t.equal(r.statusCode, 200);
+  t.equal(r.json<{ results: { status: number }[] }>().results.filter((x) => x.status === 201).length, 200);
+  t.equal(node.node.store.appliedIndex() - before, 2, '200 jobs of 50 KB in two entries');
+});
+
 t.test('debug/cluster, health and ready describe the node', async (t) => {
   const debug = (await call('GET', '/debug/cluster')).body ?? {};
   t.match(debug, { node_id: 'solo', role: 'leader', leader_id: 'solo', scheduler: { slots: 0 } });

@@ -7,7 +7,7 @@ import type { Command, CommandResult } from '../../jobs/commands.js';
 import { encodeCommand } from '../../jobs/codec.js';
 import { JobInputError } from '../../jobs/errors.js';
 import type { Job } from '../../jobs/job.js';
-import { applyPatch, normalizeCreate, requestHashOf } from '../../jobs/job.js';
+import { applyPatch, normalizeCreate, requestDigestOf, requestHashOf } from '../../jobs/job.js';
 import { upcomingFires } from '../../jobs/schedule.js';
 import { BatchCreateBody, CreateJobBody, ErrorResponse, JobResponse, ListJobsQuery, PatchJobBody } from '../../jobs/schema.js';
 import type { JobPage, ListFilter } from '../../store/queries.js';
@@ -221,10 +221,15 @@ async function createBatch(request: FastifyRequest, bodies: readonly unknown[], 
   propose: (c: Command) => Promise<CommandResult>, options: (nowMs: number, id?: string) => Parameters<typeof normalizeCreate>[1],
   limits: JobLimits): Promise<BatchResult[]> {
   const results: BatchResult[] = [];
-  const valid: { at: number; entry: { spec: ReturnType<typeof normalizeCreate>; requestHash: string } }[] = [];
+  const valid: { at: number; bytes: number; entry: { spec: ReturnType<typeof normalizeCreate>; requestHash: string } }[] = [];
   bodies.forEach((body, at) => {
     try {
-      valid.push({ at, entry: { spec: normalizeCreate(body, options(nowMs, randomUUID())), requestHash: requestHashOf(body) } });
+      const hasId = typeof body === 'object' && body !== null && (body as { id?: unknown }).id !== undefined;
+      const spec = normalizeCreate(body, options(nowMs, hasId ? undefined : randomUUID()));
+      const { hash, jsonLength } = requestDigestOf(body);
+      // A generous bound on the job's share of the entry: its body as canonical JSON, plus every field the body
+      // left to its default spelled out, the hash and the field names.
+      valid.push({ at, bytes: jsonLength + 1024, entry: { spec, requestHash: hash } });
       results.push({ id: null, status: 0 });
     } catch (err) {
       if (!(err instanceof JobInputError)) throw err;
@@ -248,13 +253,12 @@ async function createBatch(request: FastifyRequest, bodies: readonly unknown[], 
   return results;
 }
 
-function bySize<T extends { entry: { spec: { payload: unknown } } }>(items: readonly T[], bytesMax: number, countMax: number): T[][] {
+function bySize<T extends { bytes: number }>(items: readonly T[], bytesMax: number, countMax: number): T[][] {
   const groups: T[][] = [];
   let current: T[] = [];
   let bytes = 0;
   for (const item of items) {
-    // A generous estimate per job: its payload plus the fixed fields.
-    const size = JSON.stringify(item.entry.spec).length + 256;
+    const size = item.bytes;
     if (current.length > 0 && (bytes + size > bytesMax || current.length >= countMax)) {
       groups.push(current);
       current = [];
