@@ -90,6 +90,11 @@ export const fireEventsPerEntryMax = 5000;
 export const fireEventsEntrySpacingMs = 25;
 /** An at_most_once fire is claimed through Raft this long before its time, so the claim does not make it late. */
 export const claimLeadMs = 100;
+/**
+ * The pause after each batch of about 1,000 job records the store's check after start reads: about as long as
+ * the batch takes to turn into values and decode, so the check takes half of the main thread at most.
+ */
+export const storeCheckPauseMs = 5;
 /** How often an otherwise idle scheduler checks its leader lease. */
 export const leaseCheckMs = 50;
 /** Next-fire index keys read per page while loading slots. */
@@ -129,7 +134,7 @@ export const limits = {
   snapshotLogBytesThreshold,
   peerBodyBytesMax, pendingReadsMax, nearSlotsHeld, webhooksInFlightMax, catchupFiresMax, catchupGraceMs,
   catchupScanFiresMax, fireEventsPerEntryMax, fireEventsEntrySpacingMs, claimLeadMs, leaseCheckMs, indexPageFires, webhookConnectionsPerOrigin,
-  deadLettersPageMax, drainTimeoutMs,
+  deadLettersPageMax, drainTimeoutMs, storeCheckPauseMs,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

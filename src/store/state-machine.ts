@@ -35,8 +35,6 @@ const scanBatchBytes = 1024 * 1024;
 const countBatchKeys = 8192;
 /** Job records read at once by the check after start: about 5 ms of the event loop each, to turn into values and decode. */
 const verifyBatchRecords = 1024;
-/** The pause after each such batch, while the next one is read in LevelDB's threads. */
-const verifyPauseMs = 5;
 /** Table files LevelDB keeps open, 10 of them for its own use: about 2 MiB of mapped table each beyond that. */
 const stateOpenFilesMax = 40;
 
@@ -189,13 +187,13 @@ export class StateMachine {
 
   /**
    * Reads and decodes every job record once, so a damaged one stops the node now rather than at the read that
-   * meets it: rejects with a StateStoreError naming the first. It runs after start, between the node's other work,
-   * and takes about half of the main thread at most (a pause after each batch about as long as the batch takes to
-   * turn into values and decode), so a node catching up or a snapshot being restored beside it is slowed less: at
-   * 1,000,000 jobs it takes about 10 s, and took 4 s of every start when it ran before the node served. Resolves
-   * null if the store closes meanwhile.
+   * meets it: rejects with a StateStoreError naming the first. It runs after start, between the node's other work;
+   * `pause` runs after each batch of records (the node waits about as long as a batch takes to turn into values and
+   * decode, so the check takes half of the main thread at most and a node catching up or restoring a snapshot
+   * beside it is slowed less: at 1,000,000 jobs about 10 s, where it took 4 s of every start when it ran before
+   * the node served). The store itself keeps no timers. Resolves null if the store closes meanwhile.
    */
-  async verifyJobRecords(): Promise<{ records: number } | null> {
+  async verifyJobRecords(pause: () => Promise<void> = async () => {}): Promise<{ records: number } | null> {
     let records = 0;
     try {
       const iterator = this.#db.iterator({ gte: jobPrefix, lt: prefixEnd(jobPrefix), highWaterMarkBytes: scanBatchBytes });
@@ -203,7 +201,7 @@ export class StateMachine {
         if (this.#closing) return null;
         for (const [key, value] of batch) decodeJob(value, key);
         records += batch.length;
-        await new Promise((resolve) => setTimeout(resolve, verifyPauseMs));
+        await pause();
       }
     } catch (err) {
       if (this.#closing) return null;
