@@ -50,8 +50,12 @@ export interface AppDeps {
   readonly jobs: JobsPort;
   readonly firing: FiringPort;
   readonly scheduler: SchedulerStatusPort;
-  /** The store's applied index and job count, for /ready and /debug/cluster. */
-  readonly store: { appliedIndex(): number; jobCount(): number };
+  /** The store's applied index, job count and record check, for /ready and /debug/cluster. */
+  readonly store: {
+    appliedIndex(): number;
+    jobCount(): number;
+    recordCheck(): { readonly state: 'running' | 'passed'; readonly records: number | null };
+  };
   readonly limits: JobLimits;
 }
 

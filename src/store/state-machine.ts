@@ -57,6 +57,8 @@ export class StateMachine {
   readonly #db: Db;
   readonly #location: string;
   #closing = false;
+  /** Job records the check after start read and decoded, once it has read them all. */
+  #recordsChecked: number | null = null;
   #applied: { index: number; term: number };
   #jobCount: number;
   readonly #members = new Map<string, string>();
@@ -208,7 +210,14 @@ export class StateMachine {
       if (err instanceof StoreCorruptError) throw new StateStoreError(this.#location, err.message);
       throw levelError(err, this.#location, 'cannot be read');
     }
-    return this.#closing ? null : { records };
+    if (this.#closing) return null;
+    this.#recordsChecked = records;
+    return { records };
+  }
+
+  /** Whether the check after start has read every job record yet (a damaged one stops the node instead). */
+  recordCheck(): { readonly state: 'running' | 'passed'; readonly records: number | null } {
+    return { state: this.#recordsChecked === null ? 'running' : 'passed', records: this.#recordsChecked };
   }
 
   async close(): Promise<void> {

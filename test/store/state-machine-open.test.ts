@@ -42,7 +42,13 @@ async function withRawDb(dataDir: string, change: (db: ClassicLevel<string, Uint
 t.test('an intact store opens and its check after start reads every record', async (t) => {
   const sm = await StateMachine.open(await storeWithJobs(t));
   t.equal(sm.jobCount(), jobs);
-  t.same(await sm.verifyJobRecords(), { records: jobs });
+  t.same(sm.recordCheck(), { state: 'running', records: null });
+  let pauses = 0;
+  t.same(await sm.verifyJobRecords(async () => {
+    pauses++;
+  }), { records: jobs });
+  t.ok(pauses >= 3, `paused after each batch of at most 1,024 records (${pauses} pauses)`);
+  t.same(sm.recordCheck(), { state: 'passed', records: jobs });
   await sm.close();
 });
 
@@ -86,9 +92,21 @@ t.test('a node whose job record is damaged serves, then stops through onFatal wh
   await withRawDb(first.dataDir, (db) => db.put(jobKey('default', 'b'), Uint8Array.from([0x93, 0x01])));
   let fatal: unknown = null;
   const second = await startSingleNode({}, { dataDir: first.dataDir, onFatal: (err) => { fatal = err; } });
+  t.equal((await second.node.app.inject({ method: 'GET', url: '/debug/cluster' })).json<{ store_check: { state: string } }>().store_check.state,
+    'running', '/debug/cluster shows the check still running');
   t.teardown(() => second.node.close());
   const deadline = Date.now() + 10_000;
   while (fatal === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   t.ok(fatal instanceof StateStoreError, 'the node reported a StateStoreError');
   t.match((fatal as Error).message, jobKey('default', 'b'));
+});
+
+t.test('/debug/cluster shows when the check after start has read every record', async (t) => {
+  const node = await startSingleNode();
+  t.teardown(() => node.stop());
+  const check = async () => (await node.node.app.inject({ method: 'GET', url: '/debug/cluster' }))
+    .json<{ store_check: { state: string; records: number | null } }>().store_check;
+  const deadline = Date.now() + 10_000;
+  while ((await check()).state !== 'passed' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.same(await check(), { state: 'passed', records: 0 });
 });

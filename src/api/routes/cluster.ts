@@ -31,6 +31,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
         in_flight: sched.inFlight, next_fire_at: sched.nextFireAtMs === null ? null : toRfc3339(sched.nextFireAtMs),
       },
       job_count: deps.store.jobCount(),
+      store_check: deps.store.recordCheck(),
       memory: memoryOfProcess(),
     };
   });
