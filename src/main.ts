@@ -1,12 +1,9 @@
 #!/usr/bin/env node
 // The scheduled-db command: reads the config, starts a node, and on SIGTERM hands leadership over before exiting.
-import { access } from 'node:fs/promises';
 import pino from 'pino';
 import { ConfigError, HelpRequested, loadConfigFromProcess, processArgv, redactedConfig } from './config/load.js';
 import type { Config } from './config/load.js';
-import { lateThreadNice, threadPriorityCheckMs } from './config/limits.js';
 import { startNode, UnsupportedSettingError } from './node.js';
-import { LateThreadPriority } from './thread-priority.js';
 
 function readConfig(): Config {
   try {
@@ -50,7 +47,6 @@ async function main(): Promise<void> {
     setTimeout(() => process.exit(1), 100).unref();
   };
   logger.info({ config: redactedConfig(config) }, 'starting');
-  await lowerLateThreads(logger);
   const node = await startNode(config, logger, fatal);
   let stopping = false;
   const stop = (signal: string): void => {
@@ -64,18 +60,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-}
-
-/** From now on, threads the process starts (LevelDB's compaction thread) run below the event loop (thread-priority.ts). */
-async function lowerLateThreads(logger: pino.Logger): Promise<void> {
-  // libuv starts its thread pool at the first file operation: it must be among the threads present, not lowered.
-  await access('.');
-  const threads = LateThreadPriority.start({
-    nice: lateThreadNice,
-    onLowered: (threadId) => logger.info({ thread_id: threadId, nice: lateThreadNice }, 'a thread started after the node (LevelDB compaction) runs at a lower CPU priority'),
-    onError: (err) => logger.warn({ err }, 'could not lower the CPU priority of a thread started after the node; it competes with the event loop'),
-  });
-  if (threads !== null) setInterval(() => threads.lowerNew(), threadPriorityCheckMs).unref();
 }
 
 /**

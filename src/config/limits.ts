@@ -106,14 +106,6 @@ export const deadLettersPageMax = 1000;
 /** How long a SIGTERM'd leader waits for attempts in progress to end and be recorded before it hands over. */
 export const drainTimeoutMs = 5000;
 
-// ---------------------------------------------------------------------------
-// Process
-
-/** The nice value of threads started after the node's own: LevelDB's compaction thread (see thread-priority.ts). */
-export const lateThreadNice = 10;
-/** How often the process looks for such threads. */
-export const threadPriorityCheckMs = 1000;
-
 /**
  * The spread of election timeouts, [ELECTION_TIMEOUT, ELECTION_TIMEOUT + this). No vote is granted before
  * ELECTION_TIMEOUT of a leader's silence anyway (the lease), so any spread beyond that only delays the first
@@ -142,7 +134,7 @@ export const limits = {
   snapshotLogBytesThreshold,
   peerBodyBytesMax, pendingReadsMax, nearSlotsHeld, webhooksInFlightMax, catchupFiresMax, catchupGraceMs,
   catchupScanFiresMax, fireEventsPerEntryMax, fireEventsEntrySpacingMs, claimLeadMs, leaseCheckMs, indexPageFires, webhookConnectionsPerOrigin,
-  deadLettersPageMax, drainTimeoutMs, storeCheckPauseMs, lateThreadNice, threadPriorityCheckMs,
+  deadLettersPageMax, drainTimeoutMs, storeCheckPauseMs,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };
@@ -175,8 +167,6 @@ export function assertLimitRelations(l: Limits): void {
   assert.ok(l.nearSlotsHeld >= 2, 'limits: nearSlotsHeld must be at least 2');
   // An at_most_once claim may wait out one spacing before it is proposed; it must still apply before its send.
   assert.ok(l.fireEventsEntrySpacingMs * 2 <= l.claimLeadMs, 'limits: fireEventsEntrySpacingMs must be at most half of claimLeadMs');
-  // Nice values above 19 do not exist; Linux would quietly use 19.
-  assert.ok(l.lateThreadNice <= 19, 'limits: lateThreadNice must be at most 19');
   // A follower's forward waits for the leader's own proposal timeout, so it must not give up first.
   assert.ok(l.forwardTimeoutMs >= l.proposalTimeoutMs, 'limits: forwardTimeoutMs must be at least proposalTimeoutMs');
 }
