@@ -106,13 +106,18 @@ t.test('BOOTSTRAP_EXPECT=3: two of three new nodes wait for the third before the
   const cluster = await ProcessCluster.start({ size: 3, started: 2 });
   t.teardown(() => cluster.stop());
   const [a, b, c] = cluster.nodes as [NodeHandle, NodeHandle, NodeHandle];
-  await waitFor(async () => (await get(a, '/health')).status === 200 && (await get(b, '/health')).status === 200, 20_000, 'two nodes up');
-  await new Promise((resolve) => setTimeout(resolve, 3000));
-  for (const n of [a, b]) {
-    t.match((await get(n, '/health')).body, { leader: null, term: 1 }, `${n.id} has not campaigned: a majority alone may not start a new cluster`);
-    t.equal((await get(n, '/ready')).status, 503);
+  try {
+    await waitFor(async () => (await get(a, '/health')).status === 200 && (await get(b, '/health')).status === 200, 20_000, 'two nodes up');
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    for (const n of [a, b]) {
+      t.match((await get(n, '/health')).body, { leader: null, term: 1 }, `${n.id} has not campaigned: a majority alone may not start a new cluster`);
+      t.equal((await get(n, '/ready')).status, 503);
+    }
+    cluster.spawn(c);
+    const leader = await cluster.waitForLeader();
+    t.ok(['n1', 'n2', 'n3'].includes(leader.id), `${leader.id} elected once the third answered`);
+  } catch (err) {
+    for (const n of cluster.nodes) t.comment(`--- ${n.id}\n${cluster.logs(n).slice(-3000)}`);
+    throw err;
   }
-  cluster.spawn(c);
-  const leader = await cluster.waitForLeader();
-  t.ok(['n1', 'n2', 'n3'].includes(leader.id), `${leader.id} elected once the third answered`);
 });

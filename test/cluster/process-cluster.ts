@@ -1,23 +1,52 @@
 // Real scheduled-db processes on 127.0.0.1 with free ports, for cluster tests: start, kill by PID, restart, join.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const rootDir = join(import.meta.dirname, '..', '..');
 
+/**
+ * A loopback port nothing listens on, for a process started later. Taken below the kernel's ephemeral range:
+ * a port bind(0) picks comes from that range, so until the node binds it, any outgoing connection of the test
+ * files running in parallel may take it as its local port, and the node then fails with EADDRINUSE. Ports are
+ * never handed out twice by one process; a port found in use is skipped.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low, high] = listenRange();
+  for (let tries = 0; tries < 200; tries++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port found in ${low}-${high}`);
+}
+
+const handedOut = new Set<number>();
+
+/** Ports below the ephemeral range (32768-60999 on Linux by default, 49152 and up elsewhere). */
+function listenRange(): [number, number] {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch (_err) {
+    // Not Linux: keep the default.
+  }
+  const high = Math.min(ephemeralLow, 65536) - 1;
+  return high - 10_000 >= 1024 ? [high - 10_000, high] : [1024, 65535];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
