@@ -7,6 +7,7 @@ import { chmodSync, createWriteStream, existsSync, lstatSync, mkdirSync, mkdtemp
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, get, waitFor } from '../../test/cluster/process-cluster.js';
+import { pointAt } from '../../test/faults/nginx.js';
 import type { NodeHandle } from '../../test/cluster/process-cluster.js';
 import { log } from './stats.js';
 
@@ -237,7 +238,7 @@ export class BenchCluster {
     for (const dir of ['tmp/body', 'tmp/proxy', 'tmp/fastcgi', 'tmp/uwsgi', 'tmp/scgi']) mkdirSync(join(prefix, dir), { recursive: true });
     const port = await freePort();
     const conf = join(prefix, 'nginx.conf');
-    writeFileSync(conf, nginxConf(readFileSync(join(rootDir, 'cluster', 'nginx.conf'), 'utf8'), port, this.nodes.map((n) => n.httpPort)));
+    writeFileSync(conf, pointAt(readFileSync(join(rootDir, 'cluster', 'nginx.conf'), 'utf8'), this.nodes.map((n) => n.httpPort), port));
     const child = spawn(findNginx(), ['-p', `${prefix}/`, '-c', conf, '-e', join(prefix, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let errors = '';
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -291,20 +292,6 @@ export function rssParts(pid: number): Record<string, number> {
     parts[name] = m === null ? NaN : Number(m[1]) * 1024;
   }
   return parts;
-}
-
-/** cluster/nginx.conf with its listen port and upstream servers replaced; the rest (keepalive, retries) as is. */
-export function nginxConf(template: string, port: number, upstreamPorts: readonly number[]): string {
-  const lines = template.split('\n');
-  const serverLine = /^(\s*)server 127\.0\.0\.1:\d+( .*)?;$/;
-  const first = lines.findIndex((l) => serverLine.test(l));
-  const m = serverLine.exec(lines[first] ?? '');
-  if (m === null) throw new Error('cluster/nginx.conf: no "server 127.0.0.1:<port> ...;" upstream line to rewrite');
-  const servers = upstreamPorts.map((p) => `${m[1]}server 127.0.0.1:${p}${m[2] ?? ''};`);
-  const out = lines.flatMap((l, i) => (i === first ? servers : serverLine.test(l) ? [] : [l])).join('\n');
-  const listen = /listen 127\.0\.0\.1:\d+/;
-  if (!listen.test(out)) throw new Error('cluster/nginx.conf: no "listen 127.0.0.1:<port>" to rewrite');
-  return out.replace(listen, `listen 127.0.0.1:${port}`);
 }
 
 /** Debian's nginx, as `npm run cluster` uses it; installed the same way the launcher does if missing. */

@@ -28,12 +28,22 @@ t.test('a three-node cluster replicates, survives kill -9 of its leader, restart
     // A create through a follower is forwarded to the leader, then readable on every node.
     t.equal((await request(follower, 'POST', '/jobs', job('j1'))).status, 201, 'create through a follower');
     await everyNodeHas(cluster, ['j1']);
+    // A load balancer that allows it (cluster/nginx.conf) is told where the leader is instead, and nothing changes.
+    const redirect = { 'x-leader-redirect': 'allowed' };
+    for (const [method, path, body] of [['POST', '/jobs', job('r1')], ['PATCH', '/jobs/j1', { payload: { n: 2 } }], ['DELETE', '/jobs/j1', undefined]] as const) {
+      const sent = await request(follower, method, path, body, redirect);
+      t.same([sent.status, sent.headers.get('x-leader-id'), sent.body], [421, leader.id, null], `${method} ${path} on a follower, redirect allowed: 421 naming the leader`);
+    }
+    t.equal((await get(leader, '/jobs/r1?consistency=strong')).status, 404, 'the redirected create was not applied');
+    t.match((await get(leader, '/jobs/j1?consistency=strong')).body, { payload: { id: 'j1' } }, 'nor the patch, nor the delete');
+    t.equal((await request(leader, 'POST', '/jobs', job('r1'), redirect)).status, 201, 'the leader takes the write itself');
+    t.equal((await request(follower, 'GET', '/jobs/j1', undefined, redirect)).status, 200, 'a follower serves reads as ever');
     const other = cluster.nodes.find((n) => n.id !== leader.id && n.id !== follower.id) as NodeHandle;
     t.equal((await request(leader, 'POST', '/jobs', job('j2'))).status, 201);
     t.equal((await get(other, '/jobs/j2?consistency=strong')).status, 200, 'a strong read right after the write on another node sees it');
 
     // Kill -9 the leader: a new one is elected and every acknowledged job is still there.
-    const acked: string[] = ['j1', 'j2'];
+    const acked: string[] = ['j1', 'j2', 'r1'];
     for (let i = 3; i <= 20; i++) {
       const via = cluster.nodes[i % 3] as NodeHandle;
       if ((await request(via, 'POST', '/jobs', job(`j${i}`))).status === 201) acked.push(`j${i}`);

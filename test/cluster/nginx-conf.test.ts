@@ -1,5 +1,6 @@
 // cluster/nginx.conf in real nginx, in front of three stand-in nodes that count what reaches them: a DELETE is
-// sent to one node at most once, however that node fails, while other requests still move on to the next node.
+// sent to one node at most once, however that node fails, while other requests still move on to the next node; a
+// write a follower sends on (421 naming the leader) reaches the leader once, whole, and a dead leader's backups.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -9,24 +10,43 @@ import { join } from 'node:path';
 import t from 'tap';
 import { Nginx } from '../faults/nginx.js';
 
-/** A stand-in node: `die` in the path drops the connection without an answer (a node killed mid-request). */
+/**
+ * A stand-in node: `die` in the path drops the connection without an answer (a node killed mid-request). Unless it
+ * is `leader.id`, it answers a write that allows a redirect as a follower does: 421 naming the leader, body unread.
+ * A `stale` leader answers so too (it stepped down since the others last heard from it).
+ */
 interface StandIn {
+  readonly name: string;
   readonly server: Server;
   readonly seen: string[];
 }
 
+const leader = { id: 'n1', stale: false };
+
 async function standIn(name: string): Promise<StandIn> {
   const seen: string[] = [];
   const server = createServer((req, res) => {
-    seen.push(`${req.method} ${req.url}`);
-    if (req.url?.includes('die') === true) {
-      req.socket.destroy();
+    const redirect = req.headers['x-leader-redirect'];
+    if (redirect === 'allowed' && req.method !== 'GET' && (name !== leader.id || leader.stale)) {
+      seen.push(`421 ${req.method} ${req.url}`);
+      res.writeHead(421, { 'x-leader-id': leader.id, 'content-length': '0' }).end();
       return;
     }
-    res.writeHead(req.method === 'DELETE' ? 204 : 200, { 'x-node': name }).end();
+    let body = '';
+    req.on('data', (chunk: Buffer) => {
+      body += chunk.toString();
+    });
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url}${body === '' ? '' : ` ${body}`}`);
+      if (req.url?.includes('die') === true) {
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(req.method === 'DELETE' ? 204 : 200, { 'x-node': name }).end();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, seen };
+  return { name, server, seen };
 }
 
 if (!Nginx.available()) {
@@ -46,11 +66,34 @@ t.test('through the shipped nginx config', async (t) => {
     rmSync(dir, { recursive: true, force: true });
   });
   const hits = (line: string): number => nodes.reduce((sum, n) => sum + n.seen.filter((s) => s === line).length, 0);
+  const seenBy = (line: string): string[] => nodes.filter((n) => n.seen.includes(line)).map((n) => n.name);
 
   await t.test('a DELETE reaches a node with its path and query unchanged', async (t) => {
     const r = await fetch(`${nginx.url}/jobs/ok-1?tenant=a`, { method: 'DELETE' });
     t.equal(r.status, 204);
     t.equal(hits('DELETE /jobs/ok-1?tenant=a'), 1);
+  });
+
+  await t.test('a write a follower sends on reaches the leader once, whole, without the redirect header', async (t) => {
+    leader.id = 'n2';
+    for (let i = 0; i < 6; i++) {
+      const r = await fetch(`${nginx.url}/jobs?i=${i}`, { method: 'POST', body: `{"i":${i}}`, headers: { 'content-type': 'application/json' } });
+      t.equal(r.headers.get('x-node'), 'n2', `create ${i} answered by the leader`);
+      t.same(seenBy(`POST /jobs?i=${i} {"i":${i}}`), ['n2'], `create ${i} reached the leader only, body and query intact`);
+    }
+    t.ok(hits('421 POST /jobs?i=0') + hits('421 POST /jobs?i=1') + hits('421 POST /jobs?i=2') >= 1, 'followers were asked first (round robin)');
+    leader.stale = true;
+    for (let i = 0; i < 3; i++) {
+      const patch = await fetch(`${nginx.url}/jobs/p${i}`, { method: 'PATCH', body: '{"a":1}', headers: { 'x-leader-redirect': 'allowed' } });
+      t.equal(patch.status, 200, 'a write sent on is not sent on again, even with a redirect header of the client\'s own');
+      t.same(seenBy(`PATCH /jobs/p${i} {"a":1}`), ['n2'], `patch ${i} reached the named node`);
+    }
+    leader.stale = false;
+    for (let i = 0; i < 3; i++) {
+      t.equal((await fetch(`${nginx.url}/jobs/d${i}`, { method: 'DELETE' })).status, 204);
+      t.equal(hits(`DELETE /jobs/d${i}`), 1, `delete ${i} reached one node`);
+      t.same(seenBy(`DELETE /jobs/d${i}`), ['n2'], `delete ${i} reached the leader`);
+    }
   });
 
   await t.test('a DELETE whose node dies before answering is not sent to another node: the client gets 502', async (t) => {
@@ -64,4 +107,24 @@ t.test('through the shipped nginx config', async (t) => {
     t.equal(r.status, 502, 'every node it reached dropped it');
     t.ok(hits('GET /jobs/die-2') >= 2, `tried on more than one node (${hits('GET /jobs/die-2')})`);
   });
+
+  await t.test('a leader that died since gets nothing: its backups, which forward, get the write once', async (t) => {
+    // The tests above dropped requests on every node; nginx leaves a node alone for fail_timeout (2 s) after that.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const dead = nodes[2] as StandIn;
+    leader.id = dead.name;
+    await new Promise((resolve) => dead.server.close(resolve));
+    dead.server.closeAllConnections();
+    for (let i = 0; i < 4; i++) {
+      const r = await fetch(`${nginx.url}/jobs?dead=${i}`, { method: 'POST', body: `{"d":${i}}` });
+      t.equal(r.status, 200, `create ${i} answered`);
+      t.equal(hits(`POST /jobs?dead=${i} {"d":${i}}`), 1, `create ${i} reached one node, once`);
+      t.same(seenBy(`POST /jobs?dead=${i} {"d":${i}}`).filter((n) => n === dead.name), [], 'not the dead one');
+    }
+    leader.id = 'n9';
+    const r = await fetch(`${nginx.url}/jobs?unknown=1`, { method: 'POST', body: '{}' });
+    t.equal(r.status, 200, 'a leader nginx has no upstream for: the write goes to the pool');
+    t.equal(hits('POST /jobs?unknown=1 {}'), 1, 'once, without the redirect header: that node forwards it');
+  });
 });
+

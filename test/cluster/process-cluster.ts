@@ -207,6 +207,7 @@ export class ProcessCluster {
 export interface HttpResult {
   readonly status: number;
   readonly body: unknown;
+  readonly headers: Headers;
 }
 
 export function request(node: NodeHandle, method: string, path: string, body?: unknown,
@@ -230,7 +231,7 @@ export async function fetchAnswer(url: string, method: string, body: unknown, he
   } catch (_err) {
     // Not JSON: the caller sees the raw text.
   }
-  return { status: response.status, body: parsed };
+  return { status: response.status, body: parsed, headers: response.headers };
 }
 
 export function get(node: NodeHandle, path: string): Promise<HttpResult> {

@@ -48,11 +48,14 @@ export class Nginx {
   }
 }
 
-/** The shipped config with its three upstream servers and its listen port replaced. */
+/**
+ * The shipped config pointed at other ports: node i's client port 808<i> (as `npm run cluster` has them) becomes
+ * httpPorts[i - 1] everywhere (the pool and each node's own upstream), and nginx listens on `listenPort`.
+ */
 export function pointAt(conf: string, httpPorts: readonly number[], listenPort: number): string {
-  const servers = conf.match(/^\s*server 127\.0\.0\.1:\d+[^\n]*$/gm) ?? [];
-  if (servers.length !== httpPorts.length) throw new Error(`cluster/nginx.conf has ${servers.length} upstream servers, not ${httpPorts.length}`);
-  let i = 0;
-  const pointed = conf.replace(/^(\s*server 127\.0\.0\.1:)\d+/gm, (_m, head: string) => `${head}${httpPorts[i++]}`);
+  const shipped = [...new Set(conf.match(/(?<=server 127\.0\.0\.1:)\d+/g) ?? [])];
+  if (shipped.length !== httpPorts.length) throw new Error(`cluster/nginx.conf names ${shipped.length} node ports, not ${httpPorts.length}`);
+  const pointed = conf.replace(/(server 127\.0\.0\.1:)(\d+)/g, (_m, head: string, port: string) => `${head}${httpPorts[shipped.indexOf(port)]}`);
+  if (!/listen 127\.0\.0\.1:\d+/.test(pointed)) throw new Error('cluster/nginx.conf: no "listen 127.0.0.1:<port>" to point');
   return pointed.replace(/listen 127\.0\.0\.1:\d+/, `listen 127.0.0.1:${listenPort}`);
 }
