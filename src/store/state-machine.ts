@@ -78,10 +78,10 @@ export class StateMachine {
    * here (classic-level has no paranoid_checks), and drops a damaged log record silently; the count shows such a
    * loss. Counting reads keys only; `verifyJobRecords` decodes every record once the node runs.
    */
-  static async open(dataDir: string): Promise<StateMachine> {
+  static async open(dataDir: string, random: () => number = Math.random): Promise<StateMachine> {
     const dir = join(dataDir, 'state');
     await mkdir(dataDir, { recursive: true });
-    const db = await openDb(dir);
+    const db = await openDb(dir, stateWriteBufferBytes(random));
     try {
       const applied = appliedOf(decodeMeta(db, appliedKey, { index: 0, term: 0 }, dir), dir);
       const jobCount = decodeMeta(db, jobCountKey, 0, dir);
@@ -262,15 +262,27 @@ function writeBatch(db: Db, ops: BatchOp[], options: { sync?: boolean } = {}): P
 }
 
 /**
+ * The state store's write buffer, drawn at each open between 3 and 5 MiB (LevelDB's default is 4). Every node
+ * applies the same writes, so with equal buffers all three flushed and then compacted within milliseconds of each
+ * other, and their three compaction threads took both cores from the leader's loop at once: the 20-30 ms spikes of
+ * fire lateness at 1,000 fires/s. Buffers of different sizes drift apart, so the nodes compact at different times.
+ */
+function stateWriteBufferBytes(random: () => number): number {
+  const mib = 1024 * 1024;
+  return Math.round(3 * mib + random() * 2 * mib);
+}
+
+/**
  * Opens the database at `dir`, creating it only where there is nothing yet: LevelDB would otherwise answer a lost
  * or unreadable CURRENT with a new, empty database and delete the old files as obsolete.
  */
-async function openDb(dir: string): Promise<Db> {
+async function openDb(dir: string, writeBufferSize: number): Promise<Db> {
   const isNew = !existsSync(dir) || readdirSync(dir).length === 0;
   // LevelDB maps every table file it holds open, and the mapped pages it read count in the process's RSS: at
   // 1,000,000 jobs, its default of 1,000 open files left 110 to 150 MB of the state mapped after a snapshot.
   const db: Db = new ClassicLevel<string, Uint8Array>(dir, {
     keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: isNew, maxOpenFiles: stateOpenFilesMax,
+    writeBufferSize,
   });
   try {
     await db.open();
