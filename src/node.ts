@@ -53,7 +53,8 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   await mkdir(config.dataDir, { recursive: true });
   const log = logger.child({ node_id: config.nodeId });
   const openedAtMs = performance.now();
-  const store = await StateMachine.open(config.dataDir);
+  // Math.random draws the store's LevelDB write buffer size, so that nodes do not compact in step.
+  const store = await StateMachine.open(config.dataDir, Math.random);
   log.info({ jobs: store.jobCount(), applied_index: store.appliedIndex(), duration_ms: Math.round(performance.now() - openedAtMs) },
     'state store opened, job records counted');
   const raft = await RaftService.start({

@@ -78,10 +78,10 @@ export class StateMachine {
    * here (classic-level has no paranoid_checks), and drops a damaged log record silently; the count shows such a
    * loss. Counting reads keys only; `verifyJobRecords` decodes every record once the node runs.
    */
-  static async open(dataDir: string, random: () => number = Math.random): Promise<StateMachine> {
+  static async open(dataDir: string, random: (() => number) | null = null): Promise<StateMachine> {
     const dir = join(dataDir, 'state');
     await mkdir(dataDir, { recursive: true });
-    const db = await openDb(dir, stateWriteBufferBytes(random));
+    const db = await openDb(dir, random === null ? defaultWriteBufferBytes : stateWriteBufferBytes(random));
     try {
       const applied = appliedOf(decodeMeta(db, appliedKey, { index: 0, term: 0 }, dir), dir);
       const jobCount = decodeMeta(db, jobCountKey, 0, dir);
@@ -261,14 +261,18 @@ function writeBatch(db: Db, ops: BatchOp[], options: { sync?: boolean } = {}): P
   return (db as unknown as { _batch(ops: BatchOp[], options: { sync?: boolean }): Promise<void> })._batch(ops, options);
 }
 
+const mib = 1024 * 1024;
+/** LevelDB's own default, for a store opened without a draw (tools, tests). */
+const defaultWriteBufferBytes = 4 * mib;
+
 /**
- * The state store's write buffer, drawn at each open between 3 and 5 MiB (LevelDB's default is 4). Every node
+ * The state store's write buffer, drawn at each open between 3 and 5 MiB (LevelDB's default is 4) from the
+ * `random` the node passes in (the store itself draws nothing: its apply must stay deterministic). Every node
  * applies the same writes, so with equal buffers all three flushed and then compacted within milliseconds of each
  * other, and their three compaction threads took both cores from the leader's loop at once: the 20-30 ms spikes of
  * fire lateness at 1,000 fires/s. Buffers of different sizes drift apart, so the nodes compact at different times.
  */
 function stateWriteBufferBytes(random: () => number): number {
-  const mib = 1024 * 1024;
   return Math.round(3 * mib + random() * 2 * mib);
 }
 
