@@ -37,7 +37,17 @@ function rootLogger(config: Config): pino.Logger {
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = rootLogger(config);
+  let exiting = false;
   const fatal = (err: unknown): void => {
+    if (exiting) {
+      logger.error({ err }, 'error while exiting after a fatal one');
+      return;
+    }
+    exiting = true;
+    // What the fatal error breaks next (a scheduler read of the damaged record that stopped us) is logged, not
+    // printed as a stack over the one line below.
+    process.on('uncaughtException', fatal);
+    process.on('unhandledRejection', fatal);
     logger.fatal({ err }, 'fatal error, exiting');
     // A store that refuses its data after start (a damaged job record) says so as plainly as one refused at start.
     if (dataRefusals.has((err as { code?: unknown } | null)?.code)) {

@@ -71,7 +71,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     peerBodyBytesMax: limits.peerBodyBytesMax, proposalTimeoutMs: limits.proposalTimeoutMs,
     logger: log.child({ module: 'raft' }), onFatal, checkProposal: commandProblemOf,
   }, store);
-  const jobs = new JobQueries(store);
+  const jobs = new JobQueries(store, { onDamaged: onFatal });
   const { scheduler, webhooks } = startScheduler(config, raft, store, jobs, log);
   const app = await buildApp({
     apiTokens: config.apiTokens, bodyBytesMax: limits.clientBodyBytesMax, logger: log.child({ module: 'api' }), onFatal,

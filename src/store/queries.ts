@@ -1,6 +1,6 @@
 // Reads of the local state machine for the API and the scheduler: one job, filtered pages of jobs, due fires.
 import type { Job, JobStatus, JobType } from '../jobs/job.js';
-import { decodeJob } from './job-codec.js';
+import { decodeJob, StoreCorruptError } from './job-codec.js';
 import { decodeRecord, type DeadLetter, type ExecutionRecord, type InFlightFire } from './fire-records.js';
 import {
   inFlightPrefix, jobExecutionPrefix, jobKey, nextFireRange, parseInFlightKey, parseNextFireKey, prefixEnd,
@@ -15,7 +15,7 @@ export interface DueFire {
   readonly tenant: string;
   readonly id: string;
 }
-import type { Db } from './state-machine.js';
+import { type Db, StateStoreError } from './state-machine.js';
 
 export interface ListFilter {
   readonly tenant: string;
@@ -33,21 +33,52 @@ export interface JobPage {
   readonly nextCursor: string | null;
 }
 
+export interface QueryOptions {
+  /** A page scans at most this many records, so a rare filter cannot make one request read the whole store. */
+  readonly scanMax?: number;
+  /**
+   * Hears of a stored record that does not decode, before the read throws: the node stops then (SPEC: it never
+   * serves or overwrites data it cannot trust), rather than answer 500 until the check after start gets there.
+   */
+  readonly onDamaged?: (err: StateStoreError) => void;
+}
+
 /** The store's read side; the StateMachine owns the database, this only reads it. */
 export class JobQueries {
-  readonly #source: { readonly db: Db };
-  /** A page scans at most this many records, so a rare filter cannot make one request read the whole store. */
+  readonly #source: { readonly db: Db; readonly location: string };
   readonly #scanMax: number;
+  readonly #onDamaged: (err: StateStoreError) => void;
 
-  constructor(source: { readonly db: Db }, scanMax = 50_000) {
+  constructor(source: { readonly db: Db; readonly location: string }, options: QueryOptions = {}) {
     this.#source = source;
-    this.#scanMax = scanMax;
+    this.#scanMax = options.scanMax ?? 50_000;
+    this.#onDamaged = options.onDamaged ?? (() => {});
   }
 
   getJob(tenant: string, id: string): Job | undefined {
     const key = jobKey(tenant, id);
     const raw = this.#source.db.getSync(key);
-    return raw === undefined ? undefined : decodeJob(raw, key);
+    try {
+      return raw === undefined ? undefined : decodeJob(raw, key);
+    } catch (err) {
+      throw this.#damaged(err);
+    }
+  }
+
+  /** A decode failure as the refusal naming the store's directory, reported once it is one. */
+  #damaged(err: unknown): unknown {
+    if (!(err instanceof StoreCorruptError)) return err;
+    const refusal = new StateStoreError(this.#source.location, err.message);
+    this.#onDamaged(refusal);
+    return refusal;
+  }
+
+  #decoded<T>(decode: () => T): T {
+    try {
+      return decode();
+    } catch (err) {
+      throw this.#damaged(err);
+    }
   }
 
   async listJobs(filter: ListFilter): Promise<JobPage> {
@@ -64,7 +95,7 @@ export class JobQueries {
         for (const [key, value] of batch) {
           scanned++;
           lastId = key.slice(prefix.length);
-          const job = decodeJob(value, key);
+          const job = this.#decoded(() => decodeJob(value, key));
           if (matches(job, filter)) jobs.push(job);
           if (jobs.length === filter.limit) break;
         }
@@ -94,7 +125,7 @@ export class JobQueries {
     const out: { tenant: string; id: string; fire: InFlightFire }[] = [];
     for await (const [key, value] of this.#source.db.iterator({ gte: inFlightPrefix, lt: prefixEnd(inFlightPrefix) })) {
       const { tenant, id } = parseInFlightKey(key);
-      out.push({ tenant, id, fire: decodeRecord<InFlightFire>(value, key) });
+      out.push({ tenant, id, fire: this.#decoded(() => decodeRecord<InFlightFire>(value, key)) });
     }
     return out;
   }
@@ -104,7 +135,7 @@ export class JobQueries {
     const prefix = jobExecutionPrefix(tenant, id);
     const out: ExecutionRecord[] = [];
     for await (const [key, value] of this.#source.db.iterator({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit })) {
-      out.push(decodeRecord<ExecutionRecord>(value, key));
+      out.push(this.#decoded(() => decodeRecord<ExecutionRecord>(value, key)));
     }
     return out;
   }
@@ -116,7 +147,7 @@ export class JobQueries {
     const out: DeadLetter[] = [];
     let last: string | null = null;
     for await (const [key, value] of this.#source.db.iterator({ ...start, lt: prefixEnd(prefix), limit })) {
-      out.push(decodeRecord<DeadLetter>(value, key));
+      out.push(this.#decoded(() => decodeRecord<DeadLetter>(value, key)));
       last = key.slice(prefix.length);
     }
     return { deadLetters: out, nextCursor: out.length === limit ? last : null };

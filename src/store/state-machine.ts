@@ -102,6 +102,11 @@ export class StateMachine {
     return this.#db;
   }
 
+  /** The store's directory, which a refusal of its data names. */
+  get location(): string {
+    return this.#location;
+  }
+
   appliedIndex(): number {
     return this.#applied.index;
   }
@@ -140,7 +145,10 @@ export class StateMachine {
       if (entry.type === 'conf_change') {
         applyMembership(view, members, entry.change);
       } else if (entry.data.byteLength > 0) {
-        const outcome = await applyCommand(view, decodeCommand(entry.data), { jobCount });
+        const outcome = await applyCommand(view, decodeCommand(entry.data), { jobCount }).catch((err: unknown) => {
+          // A stored record this command reads does not decode: the whole store is refused, by its directory.
+          throw err instanceof StoreCorruptError ? new StateStoreError(this.#location, err.message) : err;
+        });
         jobCount = outcome.jobCount;
         results.set(entry.index, outcome.result);
       }

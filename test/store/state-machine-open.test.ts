@@ -8,6 +8,7 @@ import t, { type Test } from 'tap';
 import { encodeCommand } from '../../src/jobs/codec.js';
 import { normalizeCreate, requestHashOf } from '../../src/jobs/job.js';
 import { jobKey } from '../../src/store/keys.js';
+import { JobQueries } from '../../src/store/queries.js';
 import { StateMachine, StateStoreError } from '../../src/store/state-machine.js';
 import { startSingleNode } from '../api/single-node.js';
 
@@ -72,6 +73,48 @@ t.test('a damaged job record stops the node when the check after start reaches i
   t.match((err as Error).message, jobKey('default', 'job-2000'));
 });
 
+t.test('a read that meets a damaged job record reports it at once, naming the directory, and throws', async (t) => {
+  const dataDir = await storeWithJobs(t);
+  await withRawDb(dataDir, (db) => db.put(jobKey('default', 'job-7'), Uint8Array.from([0x93, 0x01])));
+  const sm = await StateMachine.open(dataDir);
+  t.teardown(() => sm.close());
+  const reported: unknown[] = [];
+  const queries = new JobQueries(sm, { onDamaged: (err) => reported.push(err) });
+  t.equal(queries.getJob('default', 'job-6')?.id, 'job-6', 'an intact record reads as before');
+  t.equal(reported.length, 0);
+  const err = (() => {
+    try {
+      queries.getJob('default', 'job-7');
+      return null;
+    } catch (e) {
+      return e;
+    }
+  })();
+  t.ok(err instanceof StateStoreError, 'the read throws a StateStoreError');
+  t.match((err as Error).message, join(dataDir, 'state'));
+  t.match((err as Error).message, jobKey('default', 'job-7'));
+  t.same(reported, [err], 'and reported it before throwing, so the node stops');
+  const listed = await queries.listJobs({ tenant: 'default', type: null, status: null, tags: [], limit: 100, cursor: 'job-699' })
+    .then(() => null, (e: unknown) => e);
+  t.ok(listed instanceof StateStoreError, 'a page that meets it throws too');
+  t.equal(reported.length, 2);
+  t.equal(sm.recordCheck().state, 'running', 'all of it before the check after start got there');
+});
+
+t.test('an apply that reads a damaged job record refuses the store by its directory and writes nothing', async (t) => {
+  const dataDir = await storeWithJobs(t);
+  await withRawDb(dataDir, (db) => db.put(jobKey('default', 'job-7'), Uint8Array.from([0x93, 0x01])));
+  const sm = await StateMachine.open(dataDir);
+  t.teardown(() => sm.close());
+  const nowMs = Date.UTC(2030, 0, 1);
+  const data = encodeCommand({ type: 'pause_job', tenant: 'default', proposedAtMs: nowMs, id: 'job-7' });
+  const err = await sm.apply([{ type: 'normal', index: 2, term: 1, data }]).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof StateStoreError, 'a StateStoreError');
+  t.match((err as Error).message, join(dataDir, 'state'));
+  t.match((err as Error).message, jobKey('default', 'job-7'));
+  t.equal(sm.appliedIndex(), 1, 'nothing applied');
+});
+
 t.test('closing the store during the check ends it quietly', async (t) => {
   const sm = await StateMachine.open(await storeWithJobs(t));
   const checked = sm.verifyJobRecords();
@@ -79,7 +122,7 @@ t.test('closing the store during the check ends it quietly', async (t) => {
   t.equal(await checked, null);
 });
 
-t.test('a node whose job record is damaged serves, then stops through onFatal when its check reaches the record', async (t) => {
+t.test('a node whose job record is damaged stops through onFatal at the first read of it, or when its check reaches it', async (t) => {
   const first = await startSingleNode();
   t.teardown(() => rmSync(first.dataDir, { recursive: true, force: true }));
   for (const id of ['a', 'b', 'c']) {
@@ -95,10 +138,13 @@ t.test('a node whose job record is damaged serves, then stops through onFatal wh
   t.equal((await second.node.app.inject({ method: 'GET', url: '/debug/cluster' })).json<{ store_check: { state: string } }>().store_check.state,
     'running', '/debug/cluster shows the check still running');
   t.teardown(() => second.node.close());
-  const deadline = Date.now() + 10_000;
-  while (fatal === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  t.ok(fatal instanceof StateStoreError, 'the node reported a StateStoreError');
+  const read = await second.node.app.inject({ method: 'GET', url: '/jobs/b' });
+  t.equal(read.statusCode, 500, 'the read of the damaged job fails');
+  t.equal(read.json<{ code: string }>().code, 'internal', 'without a word of the record');
+  t.ok(fatal instanceof StateStoreError, 'and the node has reported a StateStoreError by the time it answers');
   t.match((fatal as Error).message, jobKey('default', 'b'));
+  t.match((fatal as Error).message, join(first.dataDir, 'state'));
+  t.equal((await second.node.app.inject({ method: 'GET', url: '/jobs/a' })).statusCode, 200, 'an intact job still reads');
 });
 
 t.test('/debug/cluster shows when the check after start has read every record', async (t) => {
