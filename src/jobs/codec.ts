@@ -1,10 +1,17 @@
 // Commands to bytes and back: MessagePack, self-describing (no shared record structures), checked whole on decode.
+//
+// A create's jobs are rows (format 2): each job an array of its spec's fields in `specRowFields` order, the retry
+// policy an array in `retryRowFields` order, then the request hash. As maps, the field names were nearly half of
+// every create (708 bytes a job with a 200-byte payload, 398 as a row), and packing and unpacking 30 named keys a
+// job was the largest part of a batch's CPU on every node (rows pack 2.5 and unpack 3 times faster, measured). The
+// hash stays hex text: as 32 bytes it saved 33 more, but turning them back into text cost more than the unpacking.
+// Creates written as maps (`jobs`, before format 2) still decode. A new field goes at the end of a row.
 import assert from 'node:assert/strict';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Packr } from 'msgpackr';
-import type { Command, CommandType, CreateJobsCommand, UpdateJobCommand } from './commands.js';
-import type { JobSpec } from './job.js';
+import type { Command, CommandType, CreateJobsCommand, NewJobEntry, UpdateJobCommand } from './commands.js';
+import type { JobSpec, RetryPolicy } from './job.js';
 import { jsonProblem } from './json.js';
 import { fireResults } from './fire.js';
 import {
@@ -30,6 +37,14 @@ const literals = <const T extends readonly string[]>(values: T) => Type.Union(va
 const strict = { additionalProperties: false } as const;
 
 
+const RetryShape = Type.Object({
+  maxAttempts: SafeInteger(1),
+  backoffMs: SafeInteger(),
+  maxBackoffMs: SafeInteger(),
+  maxDurationMs: Type.Union([SafeInteger(1), Type.Null()]),
+  nonRetryableStatuses: Type.Array(SafeInteger()),
+}, strict);
+
 const JobSpecShape = Type.Object({
   id: Type.String({ pattern: jobIdPattern }),
   type: literals(jobTypes),
@@ -43,13 +58,7 @@ const JobSpecShape = Type.Object({
   headers: Type.Record(Type.String(), Type.String()),
   payload: Type.Unknown(),
   delivery: literals(deliveryModes),
-  retry: Type.Object({
-    maxAttempts: SafeInteger(1),
-    backoffMs: SafeInteger(),
-    maxBackoffMs: SafeInteger(),
-    maxDurationMs: Type.Union([SafeInteger(1), Type.Null()]),
-    nonRetryableStatuses: Type.Array(SafeInteger()),
-  }, strict),
+  retry: RetryShape,
   timeoutMs: SafeInteger(1),
   catchup: literals(catchupPolicies),
   catchupWindowMs: SafeInteger(),
@@ -62,6 +71,30 @@ const JobSpecShape = Type.Object({
   tags: Type.Record(Type.String(), Type.String()),
 }, strict);
 
+/** The fields of a create row, in order; the type below makes a JobSpec field missing here a compile error. */
+const specRowFields = [
+  'id', 'type', 'startAtMs', 'cronExpression', 'intervalMs', 'timezone', 'lastDateAtMs', 'webhookUrl', 'method',
+  'headers', 'payload', 'delivery', 'retry', 'timeoutMs', 'catchup', 'catchupWindowMs', 'overlap', 'maxRuns',
+  'jitterMs', 'pauseAfterFailures', 'signingSecret', 'paused', 'tags',
+] as const satisfies readonly (keyof JobSpec)[];
+const retryRowFields = [
+  'maxAttempts', 'backoffMs', 'maxBackoffMs', 'maxDurationMs', 'nonRetryableStatuses',
+] as const satisfies readonly (keyof RetryPolicy)[];
+const _rowNamesEverySpecField: [Exclude<keyof JobSpec, (typeof specRowFields)[number]>] extends [never] ? true : false = true;
+const _rowNamesEveryRetryField: [Exclude<keyof RetryPolicy, (typeof retryRowFields)[number]>] extends [never] ? true : false = true;
+const payloadColumn = specRowFields.indexOf('payload');
+const retryColumn = specRowFields.indexOf('retry');
+const requestHashPattern = '^[0-9a-f]{64}$';
+
+/** A row admits exactly what JobSpecShape admits, field for field: its columns are that schema's own. */
+const CreateRowShape = Type.Tuple([
+  ...specRowFields.map((field) => (field === 'retry'
+    ? Type.Tuple(retryRowFields.map((r) => RetryShape.properties[r]))
+    : JobSpecShape.properties[field])),
+  Type.String({ pattern: requestHashPattern }),
+]);
+type CreateRow = unknown[];
+
 const stamp = { proposedAtMs: SafeInteger(), tenant: Type.String({ minLength: 1 }) };
 const JobId = Type.String({ pattern: jobIdPattern });
 const fireRef = { tenant: Type.String({ minLength: 1 }), jobId: JobId, scheduledAtMs: SafeInteger() };
@@ -72,7 +105,7 @@ const commandShapes: { readonly [K in CommandType]: TSchema } = {
   create_jobs: Type.Object({
     type: Type.Literal('create_jobs'),
     ...stamp,
-    jobs: Type.Array(Type.Object({ spec: JobSpecShape, requestHash: Type.String({ pattern: '^[0-9a-f]{64}$' }) }, strict)),
+    jobs: Type.Array(Type.Object({ spec: JobSpecShape, requestHash: Type.String({ pattern: requestHashPattern }) }, strict)),
     maxJobs: SafeInteger(),
   }, strict),
   update_job: Type.Object({
@@ -112,6 +145,51 @@ const commandShapes: { readonly [K in CommandType]: TSchema } = {
 
 const commandChecks = new Map(Object.entries(commandShapes).map(([type, shape]) => [type, TypeCompiler.Compile(shape)]));
 
+/** `create_jobs` as written since format 2: `rows` where the maps had `jobs`. */
+const createRowsCheck = TypeCompiler.Compile(Type.Object({
+  type: Type.Literal('create_jobs'), ...stamp, rows: Type.Array(CreateRowShape), maxJobs: SafeInteger(),
+}, strict));
+
+/** A create as the log holds it. */
+interface CreateRowsWire {
+  readonly type: 'create_jobs';
+  readonly proposedAtMs: number;
+  readonly tenant: string;
+  readonly rows: readonly CreateRow[];
+  readonly maxJobs: number;
+}
+
+function rowOf({ spec, requestHash }: NewJobEntry): CreateRow {
+  const row: unknown[] = new Array(specRowFields.length + 1);
+  for (let i = 0; i < specRowFields.length; i++) row[i] = spec[specRowFields[i]!];
+  const retry = spec.retry;
+  row[retryColumn] = retryRowFields.map((field) => retry[field]);
+  row[specRowFields.length] = requestHash;
+  return row;
+}
+
+function entryOf(row: CreateRow): NewJobEntry {
+  const spec: Record<string, unknown> = {};
+  for (let i = 0; i < specRowFields.length; i++) spec[specRowFields[i]!] = row[i];
+  const retryRow = row[retryColumn] as unknown[];
+  const retry: Record<string, unknown> = {};
+  for (let i = 0; i < retryRowFields.length; i++) retry[retryRowFields[i]!] = retryRow[i];
+  spec['retry'] = retry;
+  return { spec: spec as unknown as JobSpec, requestHash: row[specRowFields.length] as string };
+}
+
+function wireOf(command: Command): Command | CreateRowsWire {
+  if (command.type !== 'create_jobs') return command;
+  const { type, proposedAtMs, tenant, jobs, maxJobs } = command;
+  return { type, proposedAtMs, tenant, rows: jobs.map(rowOf), maxJobs };
+}
+
+function commandOf(wire: Command | CreateRowsWire): Command {
+  if (!('rows' in wire)) return wire;
+  const { type, proposedAtMs, tenant, rows, maxJobs } = wire;
+  return { type, proposedAtMs, tenant, jobs: rows.map(entryOf), maxJobs };
+}
+
 /** What the schema admits is a JobSpec, and it names every JobSpec field: checked when compiling. */
 type Admits<Shape, T> = [Shape] extends [T] ? ([keyof T] extends [keyof Shape] ? true : false) : false;
 const _specShapeMatches: Admits<Static<typeof JobSpecShape>, JobSpec> = true;
@@ -120,7 +198,8 @@ const _specShapeMatches: Admits<Static<typeof JobSpecShape>, JobSpec> = true;
 function commandProblem(value: unknown): string | null {
   if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return 'not a map';
   const type = (value as { type?: unknown }).type;
-  const check = typeof type === 'string' ? commandChecks.get(type) : undefined;
+  const rows = type === 'create_jobs' && Object.hasOwn(value, 'rows');
+  const check = rows ? createRowsCheck : typeof type === 'string' ? commandChecks.get(type) : undefined;
   if (check === undefined) return `unknown command type ${JSON.stringify(type) ?? 'undefined'}`;
   const typeName = type as CommandType;
   // Check is compiled and cheap; Errors walks the value again, so it runs only to explain a refusal.
@@ -128,7 +207,8 @@ function commandProblem(value: unknown): string | null {
     const error = check.Errors(value).First();
     return `${typeName}: ${error?.path || '/'} ${error?.message ?? 'does not match its schema'}`;
   }
-  const payloads = type === 'create_jobs' ? (value as CreateJobsCommand).jobs.map((j) => j.spec.payload)
+  const payloads = rows ? (value as CreateRowsWire).rows.map((row) => row[payloadColumn])
+    : type === 'create_jobs' ? (value as CreateJobsCommand).jobs.map((j) => j.spec.payload)
     : type === 'update_job' ? [(value as UpdateJobCommand).patch] : [];
   for (const [i, payload] of payloads.entries()) {
     const problem = jsonProblem(payload);
@@ -142,12 +222,13 @@ function commandProblem(value: unknown): string | null {
  * log: once committed, every node would have to apply it.
  */
 export function encodeCommand(command: Command): Uint8Array {
-  const problem = commandProblem(command);
+  const wire = wireOf(command);
+  const problem = commandProblem(wire);
   assert.equal(problem, null, `refusing to encode an invalid command: ${problem ?? ''}`);
   // A copy of exactly its size: msgpackr answers a view into its working buffer, which it grows to four times a
   // large command, and the Raft log keeps entries in memory until the next snapshot, so views would keep every
   // such buffer alive (the leader held 570 MB of them at 200,000 batch-created jobs, measured).
-  return new Uint8Array(packr.pack(command));
+  return new Uint8Array(packr.pack(wire));
 }
 
 /** The command in `bytes`, checked whole; anything else throws CommandDecodeError, never a half-valid object. */
@@ -162,5 +243,5 @@ export function decodeCommand(bytes: Uint8Array): Command {
   }
   const problem = commandProblem(value);
   if (problem !== null) throw new CommandDecodeError(`not a command: ${problem}`);
-  return value as Command;
+  return commandOf(value as Command | CreateRowsWire);
 }

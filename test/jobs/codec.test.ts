@@ -55,6 +55,95 @@ t.test('the encoding is plain MessagePack: maps with named keys, no records', as
   t.ok(Buffer.from(bytes).includes(Buffer.from('proposedAtMs')), 'keys are written out');
 });
 
+/** A create's jobs as rows, written here by hand in the documented order: the format the log holds since format 2. */
+function rowOf(entry: { spec: Record<string, unknown>; requestHash: unknown }): unknown[] {
+  const s = entry.spec;
+  const retry = s['retry'];
+  const r = (typeof retry === 'object' && retry !== null ? retry : {}) as Record<string, unknown>;
+  return [
+    s['id'], s['type'], s['startAtMs'], s['cronExpression'], s['intervalMs'], s['timezone'], s['lastDateAtMs'], s['webhookUrl'],
+    s['method'], s['headers'], s['payload'], s['delivery'],
+    typeof retry === 'object' && retry !== null
+      ? [r['maxAttempts'], r['backoffMs'], r['maxBackoffMs'], r['maxDurationMs'], r['nonRetryableStatuses']]
+      : retry,
+    s['timeoutMs'], s['catchup'], s['catchupWindowMs'], s['overlap'], s['maxRuns'], s['jitterMs'], s['pauseAfterFailures'],
+    s['signingSecret'], s['paused'], s['tags'], entry.requestHash,
+  ];
+}
+
+function rowsWire(command: { jobs: readonly { spec: unknown; requestHash: unknown }[] } & Record<string, unknown>): Record<string, unknown> {
+  const { jobs, ...rest } = command;
+  return { ...rest, rows: jobs.map((j) => rowOf(j as { spec: Record<string, unknown>; requestHash: unknown })) };
+}
+
+t.test('a create is written as rows in the documented order, in about half the bytes of maps', async (t) => {
+  const create = commands[0] as Extract<Command, { type: 'create_jobs' }>;
+  const bytes = encodeCommand(create);
+  const read = new Packr({ useRecords: false }).unpack(bytes) as Record<string, unknown>;
+  t.strictSame(Object.keys(read).sort(), ['maxJobs', 'proposedAtMs', 'rows', 'tenant', 'type']);
+  t.strictSame(read, rowsWire(create as unknown as Parameters<typeof rowsWire>[0]), 'rows, field for field');
+  const asMaps = writer.pack(create);
+  t.ok(bytes.length < asMaps.length * 0.7, `${bytes.length} bytes as rows, ${asMaps.length} as maps`);
+});
+
+t.test('a create written as maps, as before format 2, still decodes to the same command', async (t) => {
+  for (const command of commands.filter((c) => c.type === 'create_jobs')) {
+    t.strictSame(decodeCommand(writer.pack(command)), command);
+  }
+});
+
+t.test('a create row admits exactly what the map form admits', async () => {
+  // Each case changes one field of a valid spec, or the hash, to a value either form may refuse; both must agree.
+  const create = commands[0] as Extract<Command, { type: 'create_jobs' }>;
+  const base = create.jobs[0]! as unknown as { spec: Record<string, unknown>; requestHash: unknown };
+  const fields = [...Object.keys(base.spec), 'retry.maxAttempts', 'retry.maxDurationMs', 'retry.nonRetryableStatuses', 'requestHash'];
+  const oddValue = fc.oneof(
+    fc.constantFrom(null, undefined, true, 0, -1, 1.5, 2 ** 60, '', 'x', 'unico', 'POST', 'skip', 'at_most_once', 'UTC',
+      'a'.repeat(64), 'A'.repeat(64), {}, [], [1], { a: 'b' }, { a: 1 }),
+    fc.anything({ maxDepth: 2 }),
+  );
+  const accepts = (value: unknown): boolean => {
+    try {
+      decodeCommand(writer.pack(value));
+      return true;
+    } catch (err) {
+      if (err instanceof CommandDecodeError) return false;
+      throw err;
+    }
+  };
+  fc.assert(fc.property(fc.constantFrom(...fields), oddValue, (field, value) => {
+    const entry: { spec: Record<string, unknown>; requestHash: unknown } = {
+      spec: { ...base.spec, retry: { ...(base.spec['retry'] as object) } }, requestHash: base.requestHash,
+    };
+    if (field === 'requestHash') entry.requestHash = value;
+    else if (field.startsWith('retry.')) (entry.spec['retry'] as Record<string, unknown>)[field.slice(6)] = value;
+    else entry.spec[field] = value;
+    const maps = { ...create, jobs: [entry] };
+    const viaMaps = accepts(maps);
+    const viaRows = accepts(rowsWire(maps));
+    if (viaMaps !== viaRows) throw new Error(`${field} = ${JSON.stringify(value)}: maps ${viaMaps}, rows ${viaRows}`);
+  }), { numRuns: 3000 });
+});
+
+t.test('a create row of the wrong shape is refused', async (t) => {
+  const create = commands[0] as Extract<Command, { type: 'create_jobs' }>;
+  const wire = rowsWire(create as unknown as Parameters<typeof rowsWire>[0]);
+  const row = (wire['rows'] as unknown[][])[0]!;
+  const cases: [unknown, RegExp][] = [
+    [{ ...wire, rows: [row.slice(0, -1)] }, /create_jobs: \/rows\/0/],
+    [{ ...wire, rows: [[...row, 'extra']] }, /create_jobs: \/rows\/0/],
+    [{ ...wire, rows: [row.map((v, i) => (i === 0 ? 'bad id' : v))] }, /\/rows\/0\/0/],
+    [{ ...wire, rows: [row.map((v, i) => (i === 12 ? [1, 0, 0, null] : v))] }, /\/rows\/0\/12/],
+    [{ ...wire, rows: [row.map((v, i) => (i === 23 ? 'F'.repeat(64) : v))] }, /\/rows\/0\/23/],
+    [{ ...wire, rows: [row.map((v, i) => (i === 10 ? { x: Number.NaN } : v))] }, /spec 0 payload: x is not a finite number/],
+    [{ ...wire, jobs: create.jobs }, /create_jobs: \/jobs/],
+    [{ ...wire, rows: {} }, /\/rows/],
+  ];
+  for (const [value, message] of cases) {
+    t.match(decodeFailure(writer.pack(value)), message, JSON.stringify(value)?.slice(0, 80));
+  }
+});
+
 t.test('a CommandDecodeError carries the code corrupt_command', async (t) => {
   const err = new CommandDecodeError('x');
   t.equal(err.code, 'corrupt_command');
