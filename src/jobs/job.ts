@@ -1,5 +1,5 @@
 // The job record: its normalized client spec, its state, and the pure functions that create and change it.
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import { validateCron } from './cron.js';
@@ -206,8 +206,13 @@ export function requestDigestOf(body: unknown): { hash: string; jsonLength: numb
   const problem = jsonProblem(body, jsonDepthMax + 4);
   if (problem !== null) throw new JobInputError('invalid_request', 'body', `body: ${problem}`);
   const json = canonicalJson(body);
-  return { hash: createHash('sha256').update(json).digest('hex'), jsonLength: json.length };
+  return { hash: sha256Hex(json), jsonLength: json.length };
 }
+
+// One call where Node has it (20.12+): a Hash object a job cost about 1.5 µs more on a batch's every job.
+const sha256Hex: (text: string) => string = typeof crypto.hash === 'function'
+  ? (text) => crypto.hash('sha256', text, 'hex')
+  : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /** The spec part of a job (or of a spec), without its state. */
 export function specOf(job: JobSpec): JobSpec {

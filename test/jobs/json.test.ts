@@ -1,4 +1,5 @@
 // The shared JSON check (plain values, depth, __proto__) and the canonical text behind request hashes.
+import fc from 'fast-check';
 import t from 'tap';
 import { canonicalJson, jsonDepthMax, jsonProblem } from '../../src/jobs/json.js';
 
@@ -38,4 +39,28 @@ t.test('canonical JSON sorts keys at every level and keeps array order', async (
   t.equal(canonicalJson([]), '[]');
   t.equal(canonicalJson('q"'), '"q\\""');
   t.equal(canonicalJson({ 'b': 1, 'B': 2, 'a': 3 }), '{"B":2,"a":3,"b":1}', 'by UTF-16 code unit, as any language sorts bytes of ASCII');
+});
+
+/** The canonical text as first written (map and join over sorted entries): stored request hashes were made so. */
+function referenceCanonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((item: unknown) => referenceCanonicalJson(item)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${referenceCanonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+t.test('canonical JSON is the same text as its first form, so stored request hashes still match', async () => {
+  const keyish = fc.oneof(fc.string(), fc.constantFrom('a', 'B', 'b', 'é', 'Z', '10', '9', '', ' ', '\u{1F600}', '\uFFFF'));
+  const value = fc.letrec((tie) => ({
+    node: fc.oneof({ depthSize: 'small' },
+      fc.jsonValue({ maxDepth: 1 }), fc.constantFrom(undefined, -0, 1e21, 5e-324),
+      fc.array(tie('node'), { maxLength: 5 }), fc.dictionary(keyish, tie('node'), { maxKeys: 6 })),
+  })).node;
+  fc.assert(fc.property(value, (v) => {
+    const got = canonicalJson(v);
+    const want = referenceCanonicalJson(v);
+    if (got !== want) throw new Error(`${got} !== ${want}`);
+  }), { numRuns: 3000 });
 });
