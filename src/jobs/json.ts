@@ -19,36 +19,51 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
  * with its own stack, never recursion.
  */
 export function jsonProblem(value: unknown, depthMax: number = jsonDepthMax): string | null {
-  const stack: { value: unknown; depth: number; path: string }[] = [{ value, depth: 0, path: '' }];
+  // Each step keeps its parent and key, not its path: the path is spelled only for a refusal, and this runs on
+  // every payload a few times a create.
+  const stack: Step[] = [{ value, depth: 0, parent: null, key: '' }];
   for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
-    const { value: v, depth, path } = next;
+    const v = next.value;
     if (typeof v === 'string') {
-      if (loneSurrogate.test(v)) return `${where(path)} is not well-formed Unicode (a lone surrogate)`;
+      if (loneSurrogate.test(v)) return `${where(next)} is not well-formed Unicode (a lone surrogate)`;
       continue;
     }
     if (v === null || typeof v === 'boolean') continue;
     if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return `${where(path)} is not a finite number`;
+      if (!Number.isFinite(v)) return `${where(next)} is not a finite number`;
       continue;
     }
-    if (typeof v !== 'object') return `${where(path)} is a ${typeof v}, not JSON`;
-    if (depth >= depthMax) return `${where(path)} nests deeper than ${depthMax} levels`;
+    if (typeof v !== 'object') return `${where(next)} is a ${typeof v}, not JSON`;
+    if (next.depth >= depthMax) return `${where(next)} nests deeper than ${depthMax} levels`;
     if (Array.isArray(v)) {
-      v.forEach((item: unknown, i) => stack.push({ value: item, depth: depth + 1, path: `${path}[${i}]` }));
+      for (let i = 0; i < v.length; i++) stack.push({ value: v[i], depth: next.depth + 1, parent: next, key: i });
       continue;
     }
     const proto: unknown = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) return `${where(path)} is not a plain object`;
-    for (const [key, item] of Object.entries(v)) {
-      if (key === '__proto__') return `${where(path)} has the key __proto__`;
-      if (loneSurrogate.test(key)) return `${where(path)} has a key that is not well-formed Unicode (a lone surrogate)`;
-      stack.push({ value: item, depth: depth + 1, path: `${path}.${key}` });
+    if (proto !== Object.prototype && proto !== null) return `${where(next)} is not a plain object`;
+    for (const key of Object.keys(v)) {
+      if (key === '__proto__') return `${where(next)} has the key __proto__`;
+      if (loneSurrogate.test(key)) return `${where(next)} has a key that is not well-formed Unicode (a lone surrogate)`;
+      stack.push({ value: (v as Record<string, unknown>)[key], depth: next.depth + 1, parent: next, key });
     }
   }
   return null;
 }
 
-function where(path: string): string {
+/** One value met by `jsonProblem`: under `parent` at `key` (an index in an array). */
+interface Step {
+  readonly value: unknown;
+  readonly depth: number;
+  readonly parent: Step | null;
+  readonly key: string | number;
+}
+
+/** The step's path as `a.b[2].c`, or `the value` for the top. */
+function where(step: Step): string {
+  let path = '';
+  for (let s: Step | null = step; s !== null && s.parent !== null; s = s.parent) {
+    path = (typeof s.key === 'number' ? `[${s.key}]` : `.${s.key}`) + path;
+  }
   return path === '' ? 'the value' : path.slice(path.startsWith('.') ? 1 : 0);
 }
 
