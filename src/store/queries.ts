@@ -58,26 +58,18 @@ export class JobQueries {
   getJob(tenant: string, id: string): Job | undefined {
     const key = jobKey(tenant, id);
     const raw = this.#source.db.getSync(key);
-    try {
-      return raw === undefined ? undefined : decodeJob(raw, key);
-    } catch (err) {
-      throw this.#damaged(err);
-    }
+    return raw === undefined ? undefined : this.#decoded(() => decodeJob(raw, key));
   }
 
-  /** A decode failure as the refusal naming the store's directory, reported once it is one. */
-  #damaged(err: unknown): unknown {
-    if (!(err instanceof StoreCorruptError)) return err;
-    const refusal = new StateStoreError(this.#source.location, err.message);
-    this.#onDamaged(refusal);
-    return refusal;
-  }
-
+  /** What `decode` returns; a record it cannot decode is reported as the store's refusal, which is then thrown. */
   #decoded<T>(decode: () => T): T {
     try {
       return decode();
     } catch (err) {
-      throw this.#damaged(err);
+      if (!(err instanceof StoreCorruptError)) throw err;
+      const refusal = new StateStoreError(this.#source.location, err.message);
+      this.#onDamaged(refusal);
+      throw refusal;
     }
   }
 
