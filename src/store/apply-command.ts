@@ -4,7 +4,7 @@ import { JobInputError, JobStateError } from '../jobs/errors.js';
 import type { Job } from '../jobs/job.js';
 import { applyPatch, cancelJob, newJob, pauseJob, resumeJob, updateJob } from '../jobs/job.js';
 import type { BatchView } from './batch-view.js';
-import { decodeJob, encodeJob } from './job-codec.js';
+import { decodeJobAt, encodeJob } from './job-codec.js';
 import { applyFireCommand } from './apply-fire.js';
 import {
   jobDeadLetterPrefix, jobExecutionPrefix, jobInFlightPrefix, jobKey, nextFireKey, prefixEnd,
@@ -20,7 +20,7 @@ export async function readJob(view: BatchView, tenant: string, id: string): Prom
   const written = view.changes.jobs.get(`${tenant}/${id}`);
   if (written !== undefined) return written.job ?? undefined;
   const raw = await view.get(jobKey(tenant, id));
-  return raw === undefined ? undefined : decodeJob(raw, jobKey(tenant, id));
+  return raw === undefined ? undefined : decodeJobAt(raw, jobKey(tenant, id), tenant, id);
 }
 
 /** Stores a job and moves its next-fire index entry; `before` is the stored version, if any. */

@@ -54,6 +54,13 @@ export function decodeJob(bytes: Uint8Array, key: string): Job {
   return job as Job;
 }
 
+/** The job stored under `tenant`/`id`; a record of another job there is damage (a key whose bytes changed). */
+export function decodeJobAt(bytes: Uint8Array, key: string, tenant: string, id: string): Job {
+  const job = decodeJob(bytes, key);
+  if (job.tenant !== tenant || job.id !== id) throw new StoreCorruptError(key, `holds job ${job.tenant}/${job.id}`);
+  return job;
+}
+
 function jobOfRecord(record: unknown[], key: string): Job {
   const [
     format, id, type, startAtMs, cronExpression, intervalMs, timezone, lastDateAtMs,

@@ -1,6 +1,6 @@
 // Reads of the local state machine for the API and the scheduler: one job, filtered pages of jobs, due fires.
 import type { Job, JobStatus, JobType } from '../jobs/job.js';
-import { decodeJob, StoreCorruptError } from './job-codec.js';
+import { decodeJob, decodeJobAt, StoreCorruptError } from './job-codec.js';
 import { decodeRecord, type DeadLetter, type ExecutionRecord, type InFlightFire } from './fire-records.js';
 import {
   inFlightPrefix, jobExecutionPrefix, jobKey, nextFireRange, parseInFlightKey, parseNextFireKey, prefixEnd,
@@ -58,7 +58,7 @@ export class JobQueries {
   getJob(tenant: string, id: string): Job | undefined {
     const key = jobKey(tenant, id);
     const raw = this.#source.db.getSync(key);
-    return raw === undefined ? undefined : this.#decoded(() => decodeJob(raw, key));
+    return raw === undefined ? undefined : this.#decoded(() => decodeJobAt(raw, key, tenant, id));
   }
 
   /** What `decode` returns; a record it cannot decode is reported as the store's refusal, which is then thrown. */
