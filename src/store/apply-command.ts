@@ -1,4 +1,4 @@
-// Applies one replicated command to the batch view: jobs, their next-fire index and the job count, deterministically.
+// Applies one replicated command to the batch view: jobs, their next-fire index and the job tally, deterministically.
 import type { Command, CommandResult, CreateJobsCommand, CreateStatus } from '../jobs/commands.js';
 import { JobInputError, JobStateError } from '../jobs/errors.js';
 import type { Job } from '../jobs/job.js';
@@ -6,14 +6,10 @@ import { applyPatch, cancelJob, newJob, pauseJob, resumeJob, updateJob } from '.
 import type { BatchView } from './batch-view.js';
 import { decodeJobAt, encodeJob } from './job-codec.js';
 import { applyFireCommand } from './apply-fire.js';
+import type { JobKeyTally } from './job-key-tally.js';
 import {
   jobDeadLetterPrefix, jobExecutionPrefix, jobInFlightPrefix, jobKey, nextFireKey, prefixEnd,
 } from './keys.js';
-
-export interface ApplyOutcome {
-  readonly jobCount: number;
-  readonly result: CommandResult;
-}
 
 export async function readJob(view: BatchView, tenant: string, id: string): Promise<Job | undefined> {
   // A job this batch wrote already is read as written, not decoded again (every fire event reads its job).
@@ -34,47 +30,48 @@ export function writeJob(view: BatchView, job: Job, before: Job | undefined): vo
 }
 
 /** Removes a job with everything it left: fires in flight, executions and dead letters. */
-async function removeJob(view: BatchView, job: Job): Promise<void> {
+async function removeJob(view: BatchView, job: Job, tally: JobKeyTally): Promise<void> {
   view.changes.jobs.set(`${job.tenant}/${job.id}`, { tenant: job.tenant, id: job.id, job: null });
   if (job.nextRunAtMs !== null) view.del(nextFireKey(job.nextRunAtMs, job.tenant, job.id));
-  view.del(jobKey(job.tenant, job.id));
+  const key = jobKey(job.tenant, job.id);
+  view.del(key);
+  tally.remove(key);
   for (const prefix of [jobInFlightPrefix(job.tenant, job.id), jobExecutionPrefix(job.tenant, job.id),
     jobDeadLetterPrefix(job.tenant, job.id)]) {
     for (const key of await view.keysWithPrefix(prefix, prefixEnd(prefix))) view.del(key);
   }
 }
 
-async function createJobs(view: BatchView, command: CreateJobsCommand, jobCount: number): Promise<ApplyOutcome> {
+async function createJobs(view: BatchView, command: CreateJobsCommand, tally: JobKeyTally): Promise<CommandResult> {
   const results: { id: string; status: CreateStatus; job: Job | null }[] = [];
-  let count = jobCount;
   const answersJob = command.jobs.length === 1;
   for (const { spec, requestHash } of command.jobs) {
     const existing = await readJob(view, command.tenant, spec.id);
     if (existing !== undefined) {
       // Idempotent create by id: the same body again is answered as before, another body is a conflict.
       results.push({ id: spec.id, status: existing.requestHash === requestHash ? 'exists' : 'conflict', job: answersJob ? existing : null });
-    } else if (count >= command.maxJobs) {
+    } else if (tally.count >= command.maxJobs) {
       results.push({ id: spec.id, status: 'over_capacity', job: null });
     } else {
       const job = newJob(spec, requestHash, command.proposedAtMs, command.tenant);
       writeJob(view, job, undefined);
-      count++;
+      tally.add(jobKey(command.tenant, spec.id));
       results.push({ id: spec.id, status: 'created', job: answersJob ? job : null });
     }
   }
-  return { jobCount: count, result: { type: 'created', jobs: results } };
+  return { type: 'created', jobs: results };
 }
 
 type JobChangeCommand = Extract<Command, { type: 'update_job' | 'delete_job' | 'pause_job' | 'resume_job' | 'cancel_job' }>;
 
-async function changeJob(view: BatchView, command: JobChangeCommand, jobCount: number): Promise<ApplyOutcome> {
+async function changeJob(view: BatchView, command: JobChangeCommand, tally: JobKeyTally): Promise<CommandResult> {
   const before = await readJob(view, command.tenant, command.id);
   if (before === undefined) {
-    return { jobCount, result: { type: 'refused', code: 'job_not_found', message: `no job ${command.id}` } };
+    return { type: 'refused', code: 'job_not_found', message: `no job ${command.id}` };
   }
   if (command.type === 'delete_job') {
-    await removeJob(view, before);
-    return { jobCount: jobCount - 1, result: { type: 'deleted', id: command.id } };
+    await removeJob(view, before, tally);
+    return { type: 'deleted', id: command.id };
   }
   try {
     const now = command.proposedAtMs;
@@ -86,27 +83,28 @@ async function changeJob(view: BatchView, command: JobChangeCommand, jobCount: n
         : command.type === 'resume_job' ? resumeJob(before, now)
           : cancelJob(before, now);
     if (job !== before) writeJob(view, job, before);
-    return { jobCount, result: { type: 'job', job } };
+    return { type: 'job', job };
   } catch (err) {
     if (!(err instanceof JobStateError || err instanceof JobInputError)) throw err;
-    return { jobCount, result: { type: 'refused', code: err.code, message: err.message } };
+    return { type: 'refused', code: err.code, message: err.message };
   }
 }
 
-export async function applyCommand(view: BatchView, command: Command, context: { jobCount: number }): Promise<ApplyOutcome> {
+/** Applies `command`; creates and deletes update `tally`, the store's job records as this batch leaves them. */
+export async function applyCommand(view: BatchView, command: Command, tally: JobKeyTally): Promise<CommandResult> {
   switch (command.type) {
     case 'create_jobs':
-      return createJobs(view, command, context.jobCount);
+      return createJobs(view, command, tally);
     case 'update_job':
     case 'delete_job':
     case 'pause_job':
     case 'resume_job':
     case 'cancel_job':
-      return changeJob(view, command, context.jobCount);
+      return changeJob(view, command, tally);
     case 'trigger_job':
     case 'redrive_fire':
     case 'set_firing':
     case 'fire_events':
-      return { jobCount: context.jobCount, result: await applyFireCommand(view, command) };
+      return applyFireCommand(view, command);
   }
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
  * Prefixes are one byte and a slash so that each kind of record is one contiguous key range:
  *   m/applied             last applied {index, term}
  *   m/job_count           number of stored jobs
+ *   m/job_keys            digest of the stored jobs' keys (see job-key-tally.ts)
  *   j/<tenant>/<id>       a job
  *   n/<at hex16>/<tenant>/<id>   next-fire index: jobs by next_run_at, for the scheduler's slots
  *   p/<node id>           a cluster member's Raft address
@@ -15,6 +16,7 @@ import assert from 'node:assert/strict';
  */
 export const appliedKey = 'm/applied';
 export const jobCountKey = 'm/job_count';
+export const jobKeysDigestKey = 'm/job_keys';
 export const jobPrefix = 'j/';
 export const nextFirePrefix = 'n/';
 export const memberPrefix = 'p/';

@@ -9,8 +9,11 @@ import { decodeCommand } from '../jobs/codec.js';
 import { applyCommand } from './apply-command.js';
 import { decodeJob, StoreCorruptError } from './job-codec.js';
 import { type BatchOp, BatchView, type StoreChanges } from './batch-view.js';
-import { appliedKey, firingPausedKey, jobCountKey, jobPrefix, memberKey, memberPrefix, prefixEnd } from './keys.js';
-import { readSnapshotFile, writeSnapshotFile } from './snapshot.js';
+import { JobKeyTally } from './job-key-tally.js';
+import {
+  appliedKey, firingPausedKey, jobCountKey, jobKeysDigestKey, jobPrefix, memberKey, memberPrefix, prefixEnd,
+} from './keys.js';
+import { readSnapshotFile, SnapshotFileError, writeSnapshotFile } from './snapshot.js';
 
 /** The entry shapes the store applies; structurally the Raft core's entries, which the store does not import. */
 export type AppliedEntry =
@@ -60,23 +63,26 @@ export class StateMachine {
   /** Job records the check after start read and decoded, once it has read them all. */
   #recordsChecked: number | null = null;
   #applied: { index: number; term: number };
-  #jobCount: number;
+  /** The job records as of `#applied`: their count and their keys' digest. */
+  #jobs: JobKeyTally;
   readonly #members = new Map<string, string>();
   #firingPaused = false;
   readonly #changeListeners: ((changes: StoreChanges) => void)[] = [];
 
-  private constructor(db: Db, location: string, applied: { index: number; term: number }, jobCount: number) {
+  private constructor(db: Db, location: string, applied: { index: number; term: number }, jobs: JobKeyTally) {
     this.#db = db;
     this.#location = location;
     this.#applied = applied;
-    this.#jobCount = jobCount;
+    this.#jobs = jobs;
   }
 
   /**
    * Opens `<dataDir>/state`, refusing with a StateStoreError one that LevelDB cannot open or read, a value that
-   * does not decode, or job records that do not add up to the stored count. LevelDB verifies no checksum on its own
-   * here (classic-level has no paranoid_checks), and drops a damaged log record silently; the count shows such a
-   * loss. Counting reads keys only; `verifyJobRecords` decodes every record once the node runs.
+   * does not decode, or job records whose keys do not add up to the stored count and digest. LevelDB verifies no
+   * checksum on its own here (classic-level has no paranoid_checks), and drops a damaged log record silently; the
+   * count shows such a loss, the digest a job key whose bytes changed. Counting reads keys only;
+   * `verifyJobRecords` decodes every record once the node runs. A store written before the digest existed gets it
+   * now, from the keys as they are.
    */
   static async open(dataDir: string, random: (() => number) | null = null): Promise<StateMachine> {
     const dir = join(dataDir, 'state');
@@ -87,8 +93,16 @@ export class StateMachine {
       const jobCount = decodeMeta(db, jobCountKey, 0, dir);
       if (!Number.isSafeInteger(jobCount) || (jobCount as number) < 0) throw new StateStoreError(dir, `${jobCountKey} is not a count`);
       const records = await countJobRecords(db, dir);
-      if (records !== jobCount) throw new StateStoreError(dir, `holds ${records} job records where ${jobCountKey} says ${String(jobCount)}`);
-      const sm = new StateMachine(db, dir, applied, jobCount);
+      if (records.count !== jobCount) throw new StateStoreError(dir, `holds ${records.count} job records where ${jobCountKey} says ${String(jobCount)}`);
+      const digest = decodeMeta(db, jobKeysDigestKey, null, dir);
+      if (digest === null) {
+        await db.put(jobKeysDigestKey, packr.pack(records.digest));
+      } else if (!JobKeyTally.isDigest(digest)) {
+        throw new StateStoreError(dir, `${jobKeysDigestKey} is not a digest`);
+      } else if (digest !== records.digest) {
+        throw new StateStoreError(dir, `its job record keys do not match ${jobKeysDigestKey} (a key changed: a job would go missing)`);
+      }
+      const sm = new StateMachine(db, dir, applied, records);
       sm.#firingPaused = decodeMeta(db, firingPausedKey, false, dir) === true;
       await sm.#loadMembers(dir);
       return sm;
@@ -112,7 +126,7 @@ export class StateMachine {
   }
 
   jobCount(): number {
-    return this.#jobCount;
+    return this.#jobs.count;
   }
 
   /** True while all firing is paused, cluster-wide (`set_firing`). */
@@ -138,28 +152,28 @@ export class StateMachine {
     if (entries.length === 0) return results;
     const view = new BatchView(this.#db);
     const members = new Map(this.#members);
-    let jobCount = this.#jobCount;
+    const jobs = this.#jobs.copy();
     let last = this.#applied;
     for (const entry of entries) {
       assert.equal(entry.index, last.index + 1, `entry ${entry.index} applied after ${last.index}`);
       if (entry.type === 'conf_change') {
         applyMembership(view, members, entry.change);
       } else if (entry.data.byteLength > 0) {
-        const outcome = await applyCommand(view, decodeCommand(entry.data), { jobCount }).catch((err: unknown) => {
+        const result = await applyCommand(view, decodeCommand(entry.data), jobs).catch((err: unknown) => {
           // A stored record this command reads does not decode: the whole store is refused, by its directory.
           throw err instanceof StoreCorruptError ? new StateStoreError(this.#location, err.message) : err;
         });
-        jobCount = outcome.jobCount;
-        results.set(entry.index, outcome.result);
+        results.set(entry.index, result);
       }
       last = { index: entry.index, term: entry.term };
     }
     view.put(appliedKey, packr.pack(last));
-    view.put(jobCountKey, packr.pack(jobCount));
+    view.put(jobCountKey, packr.pack(jobs.count));
+    view.put(jobKeysDigestKey, packr.pack(jobs.digest));
     await view.encodeAll();
     await writeBatch(this.#db, view.ops());
     this.#applied = last;
-    this.#jobCount = jobCount;
+    this.#jobs = jobs;
     this.#members.clear();
     for (const [id, address] of members) this.#members.set(id, address);
     if (view.changes.firingPaused !== null) this.#firingPaused = view.changes.firingPaused;
@@ -177,20 +191,28 @@ export class StateMachine {
 
   /**
    * Replaces everything with the file's records. The applied index goes first, so a crash midway leaves
-   * the store behind the log's snapshot and the node restores again at start.
+   * the store behind the log's snapshot and the node restores again at start. The job records must add up to the
+   * file's count and key digest (a snapshot from a build before the digest gets it here).
    */
   async restore(path: string, meta: { readonly index: number; readonly term: number }): Promise<void> {
     await this.#db.del(appliedKey);
     this.#applied = { index: 0, term: 0 };
     await this.#db.clear();
+    const jobs = JobKeyTally.empty();
     await readSnapshotFile(path, async (records) => {
+      for (const { key } of records) if (key.startsWith(jobPrefix)) jobs.add(key);
       await writeBatch(this.#db, records.filter((r) => r.key !== appliedKey)
         .map((r) => ({ type: 'put' as const, key: r.key, value: r.value })));
     });
+    const count = decodeMeta(this.#db, jobCountKey, 0, path);
+    if (count !== jobs.count) throw new SnapshotFileError(path, `holds ${jobs.count} job records where ${jobCountKey} says ${String(count)}`);
+    const digest = decodeMeta(this.#db, jobKeysDigestKey, null, path);
+    if (digest === null) await this.#db.put(jobKeysDigestKey, packr.pack(jobs.digest));
+    else if (digest !== jobs.digest) throw new SnapshotFileError(path, `its job record keys do not match ${jobKeysDigestKey}`);
     const applied = { index: meta.index, term: meta.term };
     await this.#db.put(appliedKey, packr.pack(applied), { sync: true });
     this.#applied = applied;
-    this.#jobCount = decodeMeta(this.#db, jobCountKey, 0, path) as number;
+    this.#jobs = jobs;
     this.#firingPaused = decodeMeta(this.#db, firingPausedKey, false, path) === true;
     await this.#loadMembers(path);
   }
@@ -325,26 +347,26 @@ function appliedOf(value: unknown, dir: string): { index: number; term: number }
 }
 
 /**
- * Counts the job records: each apply batch writes them with the count, so a record LevelDB dropped shows here.
- * The keys must also come strictly in order: LevelDB checks no block checksum on reads, so a flipped byte in a
- * table's key gives a key out of place (or twice), which a lookup by id then misses while the count still adds up.
+ * Counts the job records and digests their keys: each apply batch writes both, so a record LevelDB dropped shows
+ * in the count and a job key whose bytes changed (LevelDB checks no block checksum on reads) in the digest. A
+ * changed key out of place or twice is refused here already, naming it.
  */
-export async function countJobRecords(db: Pick<Db, 'keys'>, dir: string): Promise<number> {
-  let count = 0;
+export async function countJobRecords(db: Pick<Db, 'keys'>, dir: string): Promise<JobKeyTally> {
+  const jobs = JobKeyTally.empty();
   let previous = '';
   try {
     for await (const keys of prefetchedBatches(db.keys({ gte: jobPrefix, lt: prefixEnd(jobPrefix), highWaterMarkBytes: scanBatchBytes }), countBatchKeys)) {
       for (const key of keys) {
         if (key <= previous) throw new StateStoreError(dir, `job record ${JSON.stringify(key)} is out of order after ${JSON.stringify(previous)}`);
         previous = key;
+        jobs.add(key);
       }
-      count += keys.length;
     }
   } catch (err) {
     if (err instanceof StateStoreError) throw err;
     throw levelError(err, dir, 'cannot be read');
   }
-  return count;
+  return jobs;
 }
 
 /**

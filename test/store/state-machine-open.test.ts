@@ -123,7 +123,7 @@ t.test('job keys out of order (a flipped byte in a table) stop the start, naming
       return { nextv: async (n: number) => keys.slice(at, (at += n)), close: async () => {} };
     },
   }) as unknown as Parameters<typeof countJobRecords>[0];
-  t.equal(await countJobRecords(fake(['j/default/a', 'j/default/b', 'j/default/c']), '/d'), 3);
+  t.equal((await countJobRecords(fake(['j/default/a', 'j/default/b', 'j/default/c']), '/d')).count, 3);
   for (const keys of [['j/default/b', 'j/default/a'], ['j/default/a', 'j/default/a'], ['j/default/a', 'j/default/c', 'j/default/b']]) {
     const err = await countJobRecords(fake(keys), '/d').then(() => null, (e: unknown) => e);
     t.ok(err instanceof StateStoreError, `${keys.join(', ')}: refused`);
