@@ -226,15 +226,26 @@ export class RaftService {
     await this.#route({ kind: 'transfer', to });
   }
 
-  /** Waits until this node's state machine reflects every write committed before the call (thesis §6.4). */
+  /**
+   * Waits until this node's state machine reflects every write committed before the call (thesis §6.4), and, on a
+   * leader, every entry it had appended by then: a scheduler that restarts in the same term (its lease lapsed, or a
+   * proposal failed) must see the claims its last run proposed. A claim still uncommitted at the read point would
+   * otherwise apply after the restart read what is in flight, and its fire was never sent nor recorded (a fault run
+   * under slow links lost three at_most_once fires so).
+   */
   async readBarrier(): Promise<void> {
+    const status = this.#runner.status();
+    const appended = status.role === 'leader' ? status.lastIndex : 0;
     const deadline = performance.now() + this.#waitForLeaderMs();
     for (;;) {
       const index = await this.#runner.readIndex();
-      if (index !== null) return;
+      if (index !== null) break;
       if (performance.now() > deadline) throw new ClusterError('no_leader', 'no leader could confirm a linearizable read');
       await sleep(this.#options.tickMs);
     }
+    // Entries of this term apply as they commit; ones a new leader overwrote leave this node a follower, and the
+    // scheduler's run that waits here is stopped by that role change anyway.
+    await this.#runner.waitApplied(appended);
   }
 
   async close(): Promise<void> {

@@ -32,7 +32,10 @@ export interface SchedulerStore {
 export interface LeaderLease {
   /** True only while this node leads and no other node can have been elected. */
   hasLease(): boolean;
-  /** Resolves once this leader's own no-op applied here (a ReadIndex barrier); rejects when it cannot lead. */
+  /**
+   * Resolves once this leader's own no-op applied here (a ReadIndex barrier) and so did every entry this node had
+   * proposed before the call (the claims of a run of the scheduler that stopped); rejects when it cannot lead.
+   */
   barrier(): Promise<void>;
 }
 

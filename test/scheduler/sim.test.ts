@@ -79,6 +79,8 @@ interface Pending {
   readonly events: readonly FireEvent[];
   readonly resolve: (applied: readonly boolean[]) => void;
   readonly reject: (err: Error) => void;
+  /** Settles once the proposal applied or was lost. */
+  readonly done: Promise<unknown>;
 }
 
 async function simulate(seed: number): Promise<{ failures: string[]; stats: Record<string, number> }> {
@@ -100,16 +102,39 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
 
   let leading = false;
   let pending: Pending[] = [];
-  const proposeEvents = (events: readonly FireEvent[]): Promise<readonly boolean[]> => new Promise((resolve, reject) => {
-    const p: Pending = { events, resolve, reject };
+  /** Set by a lease blip: the next proposal commits slowly, and the scheduler restarts while it is on its way. */
+  let blipArmed = false;
+  const blips: number[] = [];
+  /** When the newest proposal commits. */
+  let committedAtMs = 0;
+  const proposeEvents = (events: readonly FireEvent[]): Promise<readonly boolean[]> => {
+    let resolve: (applied: readonly boolean[]) => void = () => undefined;
+    let reject: (err: Error) => void = () => undefined;
+    const proposed = new Promise<readonly boolean[]>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const p: Pending = { events, resolve, reject, done: proposed.catch(() => undefined) };
     pending.push(p);
+    const slow = blipArmed;
+    if (slow) {
+      blipArmed = false;
+      clock.setTimer(() => {
+        if (!leading) return;
+        blips.push(clock.nowMs());
+        scheduler.lead();
+      }, 1);
+    }
+    // Entries commit in log order: none before the one proposed ahead of it (timers of one time run in order).
+    committedAtMs = Math.max(clock.nowMs() + (slow ? 100 + Math.floor(random() * 200) : 2 + Math.floor(random() * 8)), committedAtMs);
     clock.setTimer(() => {
       if (!pending.includes(p)) return;
       pending = pending.filter((x) => x !== p);
       void apply({ type: 'fire_events', proposedAtMs: clock.nowMs(), nodeId: 'sim', events, executionsPerJob: 20 })
         .then((r) => resolve(r.type === 'fire_events' ? r.applied : []));
-    }, 2 + Math.floor(random() * 8));
-  });
+    }, committedAtMs - clock.nowMs());
+    return proposed;
+  };
 
   const deliveries: Delivery[] = [];
   const webhooks = {
@@ -159,7 +184,14 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
       },
       firingPaused: () => sm.firingPaused(),
     },
-    lease: { hasLease: () => leading, barrier: async () => { if (!leading) throw new Error('not leading'); } },
+    lease: {
+      hasLease: () => leading,
+      // RaftService.readBarrier's promise: every entry this leader proposed before the call has applied (or was lost).
+      barrier: async () => {
+        if (!leading) throw new Error('not leading');
+        await Promise.all(pending.map((p) => p.done));
+      },
+    },
     clock, random, signingSecret: null, webhooks, proposeEvents,
     logger: { info: () => undefined, warn: () => undefined, debug: () => undefined },
   });
@@ -200,6 +232,11 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
     at += gapMs;
   }
 
+  // Lease blips: links slow down, so the leader's lease lapses and its scheduler restarts in the same term, while a
+  // proposal of the run before is still on its way to commit.
+  const blipsArmedAt: number[] = [];
+  for (let at = t0 + 2000 + Math.floor(random() * 5000); at < t0 + 62_000; at += 2000 + Math.floor(random() * 5000)) blipsArmedAt.push(at);
+
   const endMs = t0 + 80_000;
   leading = true;
   scheduler.lead();
@@ -220,11 +257,12 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
         atMs: o.fromMs,
         run: async () => {
           leading = false;
-          // Like Raft: each proposal in flight either committed before the change or is lost.
+          // Like Raft: the proposals in flight up to some point committed before the change, the rest are lost.
           const inFlight = pending;
           pending = [];
-          for (const p of inFlight) {
-            if (random() < 0.5) {
+          const committed = Math.floor(random() * (inFlight.length + 1));
+          for (const [i, p] of inFlight.entries()) {
+            if (i < committed) {
               const r = await apply({ type: 'fire_events', proposedAtMs: clock.nowMs(), nodeId: 'sim', events: p.events, executionsPerJob: 20 });
               p.resolve(r.type === 'fire_events' ? r.applied : []);
             } else {
@@ -236,6 +274,12 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
       },
       { atMs: o.toMs, run: async () => { leading = true; scheduler.lead(); } },
     ]),
+    ...blipsArmedAt.map((atMs) => ({
+      atMs,
+      run: async () => {
+        blipArmed = true;
+      },
+    })),
   ].sort((a, b) => a.atMs - b.atMs);
 
   while (clock.nowMs() < endMs) {
@@ -250,7 +294,8 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
   const failures: string[] = [];
   const byFire = new Map<string, Delivery[]>();
   for (const d of deliveries) byFire.set(d.fireId, [...(byFire.get(d.fireId) ?? []), d]);
-  const near = (atMs: number, marginMs: number): boolean => outages.some((o) => atMs >= o.fromMs - marginMs && atMs <= o.toMs + marginMs);
+  const near = (atMs: number, marginMs: number): boolean => outages.some((o) => atMs >= o.fromMs - marginMs && atMs <= o.toMs + marginMs)
+    || blips.some((b) => atMs >= b - marginMs && atMs <= b + marginMs);
   let duplicates = 0;
   let unknowns = 0;
   for (const [id, { atMs, delivery }] of unico) {
@@ -296,7 +341,7 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
   if (leftInFlight > 0) failures.push(`${leftInFlight} fires still in flight at the end`);
   scheduler.stop('end');
   await store.close();
-  return { failures, stats: { deliveries: deliveries.length, outages: outages.length, duplicates, unknowns } };
+  return { failures, stats: { deliveries: deliveries.length, outages: outages.length, blips: blips.length, duplicates, unknowns } };
 }
 
 const seeds = (process.env['SIM_SCHEDULER_SEEDS'] ?? '1,2,3').split(',').map(Number);
