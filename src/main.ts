@@ -74,10 +74,10 @@ async function main(): Promise<void> {
 
 /**
  * Codes of the errors by which the stores refuse data they cannot trust (LevelStorageError, SnapshotFileError,
- * StateStoreError, StoreCorruptError). Their message names the file or directory and says what is wrong; a stack
- * trace would only bury it.
+ * StateStoreError, StoreCorruptError, LevelDbTableError). Their message names the file or directory and says what
+ * is wrong; a stack trace would only bury it.
  */
-const dataRefusals: ReadonlySet<unknown> = new Set(['storage_corrupt', 'corrupt_snapshot', 'store_corrupt']);
+const dataRefusals: ReadonlySet<unknown> = new Set(['storage_corrupt', 'corrupt_snapshot', 'store_corrupt', 'table_corrupt']);
 
 main().catch((err: unknown) => {
   if (err instanceof UnsupportedSettingError) {

@@ -210,6 +210,7 @@ const layers: readonly [string, readonly string[]][] = [
   ['src/jobs', ['src/jobs']],
   ['src/store', ['src/store', 'src/jobs']],
   ['src/config', ['src/config']],
+  ['src/leveldb', ['src/leveldb']],
   ['src/api', ['src/api', 'src/jobs', 'src/store/queries.ts', 'src/raft/index.ts']],
   // The scheduler reads the store through its queries' types and proposes through an injected port, never raft.
   ['src/scheduler', ['src/scheduler', 'src/jobs', 'src/store/queries.ts']],

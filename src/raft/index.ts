@@ -4,3 +4,4 @@ export type { PeerInfo, RaftServiceOptions } from './raft-service.js';
 export { ClusterError, RaftService } from './raft-service.js';
 export type { ClusterErrorCode } from './raft-service.js';
 export type { RoleChange, StateMachine } from './runner.js';
+export { raftLogDir } from './level-storage.js';

@@ -122,6 +122,11 @@ function planWrite(s: LogState, w: StorageWrite): Plan {
   return { ops, hardState, snapshot, kept, appended, dropped };
 }
 
+/** The Raft log's LevelDB directory in a node's data dir. */
+export function raftLogDir(dataDir: string): string {
+  return join(dataDir, 'raft');
+}
+
 /**
  * Opens the database at `location`, creating it only where there is nothing yet: LevelDB would otherwise answer a
  * lost or unreadable CURRENT with a new, empty database and delete the old files as obsolete.
@@ -252,7 +257,7 @@ export class LevelStorage implements Storage {
 
   /** Opens (creating if needed) the storage in `dir`, and refuses, with a LevelStorageError, data it cannot trust. */
   static async open(dir: string): Promise<LevelStorage> {
-    const location = join(dir, 'raft');
+    const location = raftLogDir(dir);
     await mkdir(dir, { recursive: true });
     const db = await openDb(location);
     try {

@@ -41,6 +41,11 @@ const verifyBatchRecords = 1024;
 /** Table files LevelDB keeps open, 10 of them for its own use: about 2 MiB of mapped table each beyond that. */
 const stateOpenFilesMax = 40;
 
+/** The state store's LevelDB directory in a node's data dir. */
+export function stateDir(dataDir: string): string {
+  return join(dataDir, 'state');
+}
+
 export const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /**
@@ -85,7 +90,7 @@ export class StateMachine {
    * now, from the keys as they are.
    */
   static async open(dataDir: string, random: (() => number) | null = null): Promise<StateMachine> {
-    const dir = join(dataDir, 'state');
+    const dir = stateDir(dataDir);
     await mkdir(dataDir, { recursive: true });
     const db = await openDb(dir, random === null ? defaultWriteBufferBytes : stateWriteBufferBytes(random));
     try {
