@@ -3,15 +3,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClassicLevel } from 'classic-level';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { encodeCommand } from '../../src/jobs/codec.js';
-import { normalizeCreate, requestHashOf } from '../../src/jobs/job.js';
 import { JobKeyTally } from '../../src/store/job-key-tally.js';
 import { jobKey, jobKeysDigestKey } from '../../src/store/keys.js';
 import { SnapshotFileError, writeSnapshotFile } from '../../src/store/snapshot.js';
 import { packr, StateMachine, StateStoreError } from '../../src/store/state-machine.js';
+import { storeWithJobs as storeWithN, withRawDb } from './stored-jobs.js';
 
 const tallyOf = (keys: readonly string[]): JobKeyTally => {
   const tally = JobKeyTally.empty();
@@ -58,31 +57,13 @@ t.test('a key changed in one place always changes the digest', async (t) => {
 
 const jobs = 300;
 
+/** `jobs` jobs stored, then job-17 deleted again. */
 async function storeWithJobs(t: Test): Promise<string> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sdb-tally-'));
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const dataDir = await storeWithN(t, jobs);
   const sm = await StateMachine.open(dataDir);
-  const nowMs = Date.UTC(2030, 0, 1);
-  const bodies = Array.from({ length: jobs }, (_, i) => ({
-    id: `job-${i}`, type: 'unico', timestamp: new Date(nowMs + 60_000 + i).toISOString(), webhook_url: 'http://127.0.0.1:9/h',
-  }));
-  const entries = bodies.map((body) => ({
-    spec: normalizeCreate(body, { nowMs, maxPayloadBytes: 65536, denyPrivateWebhooks: false }), requestHash: requestHashOf(body),
-  }));
-  await sm.apply([{ type: 'normal', index: 1, term: 1, data: encodeCommand({ type: 'create_jobs', tenant: 'default', proposedAtMs: nowMs, maxJobs: jobs, jobs: entries }) }]);
-  await sm.apply([{ type: 'normal', index: 2, term: 1, data: encodeCommand({ type: 'delete_job', tenant: 'default', proposedAtMs: nowMs, id: 'job-17' }) }]);
+  await sm.apply([{ type: 'normal', index: 2, term: 1, data: encodeCommand({ type: 'delete_job', tenant: 'default', proposedAtMs: Date.UTC(2030, 0, 1), id: 'job-17' }) }]);
   await sm.close();
   return dataDir;
-}
-
-async function withRawDb<T>(dataDir: string, use: (db: ClassicLevel<string, Uint8Array>) => Promise<T>): Promise<T> {
-  const db = new ClassicLevel<string, Uint8Array>(join(dataDir, 'state'), { valueEncoding: 'view' });
-  await db.open();
-  try {
-    return await use(db);
-  } finally {
-    await db.close();
-  }
 }
 
 const storedDigest = (dataDir: string) => withRawDb(dataDir, async (db) => packr.unpack((await db.get(jobKeysDigestKey))!) as unknown);
@@ -146,8 +127,12 @@ t.test('a restore checks the snapshot\'s job keys against its count and digest, 
     })());
     return path;
   };
-  const target = await StateMachine.open(mkdtempSync(join(tmpdir(), 'sdb-tally-restore-')));
-  t.teardown(() => target.close());
+  const targetDir = mkdtempSync(join(tmpdir(), 'sdb-tally-restore-'));
+  const target = await StateMachine.open(targetDir);
+  t.teardown(async () => {
+    await target.close();
+    rmSync(targetDir, { recursive: true, force: true });
+  });
 
   await target.restore(snapshot, { index: 2, term: 1 });
   t.equal(target.jobCount(), jobs - 1, 'an intact snapshot restores');

@@ -1,44 +1,17 @@
 // What the state store does with a database it cannot trust: a lost job record stops the start, a damaged one stops
 // the node once the check after start reaches it; an intact one passes both.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ClassicLevel } from 'classic-level';
 import t, { type Test } from 'tap';
 import { encodeCommand } from '../../src/jobs/codec.js';
-import { normalizeCreate, requestHashOf } from '../../src/jobs/job.js';
 import { jobKey } from '../../src/store/keys.js';
 import { JobQueries } from '../../src/store/queries.js';
 import { countJobRecords, StateMachine, StateStoreError } from '../../src/store/state-machine.js';
 import { startSingleNode } from '../api/single-node.js';
+import { storeWithJobs as storeWithN, withRawDb } from './stored-jobs.js';
 
 const jobs = 2500;
-
-/** A data dir whose store holds `jobs` jobs, applied as one entry, closed again. */
-async function storeWithJobs(t: Test): Promise<string> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sdb-open-'));
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  const sm = await StateMachine.open(dataDir);
-  const nowMs = Date.UTC(2030, 0, 1);
-  const bodies = Array.from({ length: jobs }, (_, i) => ({
-    id: `job-${i}`, type: 'unico', timestamp: new Date(nowMs + 60_000 + i).toISOString(), webhook_url: 'http://127.0.0.1:9/h',
-  }));
-  const entries = bodies.map((body) => ({
-    spec: normalizeCreate(body, { nowMs, maxPayloadBytes: 65536, denyPrivateWebhooks: false }), requestHash: requestHashOf(body),
-  }));
-  const data = encodeCommand({ type: 'create_jobs', tenant: 'default', proposedAtMs: nowMs, maxJobs: jobs, jobs: entries });
-  await sm.apply([{ type: 'normal', index: 1, term: 1, data }]);
-  t.equal(sm.jobCount(), jobs);
-  await sm.close();
-  return dataDir;
-}
-
-async function withRawDb(dataDir: string, change: (db: ClassicLevel<string, Uint8Array>) => Promise<void>): Promise<void> {
-  const db = new ClassicLevel<string, Uint8Array>(join(dataDir, 'state'), { valueEncoding: 'view' });
-  await db.open();
-  await change(db);
-  await db.close();
-}
+const storeWithJobs = (t: Test): Promise<string> => storeWithN(t, jobs);
 
 t.test('an intact store opens and its check after start reads every record', async (t) => {
   const sm = await StateMachine.open(await storeWithJobs(t));
