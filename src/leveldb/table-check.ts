@@ -64,9 +64,9 @@ export async function checkTables(dir: string): Promise<TableCheckSummary> {
 
 /** The live table `number`, which must be `size` bytes long, read into `buffers[slot]` (grown to fit). */
 async function readTable(dir: string, number: number, size: number, buffers: Buffer[], slot: number): Promise<{ path: string; table: Buffer }> {
-  const path = await tablePath(dir, number);
-  if (path === null) throw new LevelDbTableError(join(dir, tableName(number, 'ldb')), 'live table missing');
-  const file = await open(path, 'r');
+  const opened = await openTable(dir, number);
+  if (opened === null) throw new LevelDbTableError(join(dir, tableName(number, 'ldb')), 'live table missing');
+  const { path, file } = opened;
   try {
     const { size: actual } = await file.stat();
     if (actual !== size) throw new LevelDbTableError(path, `${actual} bytes where the MANIFEST records ${size}`);
@@ -84,13 +84,12 @@ function tableName(number: number, extension: string): string {
   return `${String(number).padStart(6, '0')}.${extension}`;
 }
 
-/** LevelDB names tables `.ldb`, and still reads the `.sst` of older versions. */
-async function tablePath(dir: string, number: number): Promise<string | null> {
+/** LevelDB names tables `.ldb`, and still reads the `.sst` of older versions; null when neither exists. */
+async function openTable(dir: string, number: number): Promise<{ path: string; file: Awaited<ReturnType<typeof open>> } | null> {
   for (const extension of ['ldb', 'sst']) {
     const path = join(dir, tableName(number, extension));
     try {
-      await (await open(path, 'r')).close();
-      return path;
+      return { path, file: await open(path, 'r') };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }

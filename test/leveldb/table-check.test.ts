@@ -139,6 +139,10 @@ t.test('a live table cut short or gone, or a MANIFEST record damaged, stops the 
   await t.rejects(checkTables(dir), { name: 'LevelDbTableError', message: `${table}: ${cut} bytes where the MANIFEST records ${original.length}` });
   rmSync(table!);
   await t.rejects(checkTables(dir), { name: 'LevelDbTableError', message: `${table}: live table missing` });
+  // The name of older LevelDB versions, which LevelDB still reads.
+  writeFileSync(table!.replace(/\.ldb$/, '.sst'), original);
+  t.equal((await checkTables(dir)).tables, liveTablePaths(dir).length, 'a live table named .sst is read');
+  rmSync(table!.replace(/\.ldb$/, '.sst'));
   writeFileSync(table!, original);
   await checkTables(dir);
 
