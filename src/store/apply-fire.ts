@@ -53,7 +53,8 @@ export async function applyFireCommand(view: BatchView, command: FireCommand): P
 
 async function queueManualFire(view: BatchView, job: Job, atMs: number, nowMs: number): Promise<void> {
   const record: InFlightFire = { scheduledAtMs: atMs, manual: true, claimed: false, attempts: 0, queuedAtMs: nowMs };
-  view.put(inFlightKey(job.tenant, job.id, atMs), encodeRecord(record));
+  const key = inFlightKey(job.tenant, job.id, atMs);
+  view.put(key, encodeRecord(key, record));
   writeJob(view, startManualFire(job, nowMs), job);
   view.changes.queued.push({ tenant: job.tenant, id: job.id, atMs });
 }
@@ -70,14 +71,14 @@ async function applyFireEvent(view: BatchView, event: FireEvent, command: FireEv
     case 'start': {
       if (event.manual) {
         if (inFlight === null || inFlight.claimed) return false;
-        view.put(key, encodeRecord({ ...inFlight, claimed: true }));
+        view.put(key, encodeRecord(key, { ...inFlight, claimed: true }));
         return true;
       }
       const started = inFlight === null ? startScheduledFire(job, event.scheduledAtMs, now) : null;
       if (started === null) return false;
       writeJob(view, started, job);
       const record: InFlightFire = { scheduledAtMs: event.scheduledAtMs, manual: false, claimed: true, attempts: 0, queuedAtMs: now };
-      view.put(key, encodeRecord(record));
+      view.put(key, encodeRecord(key, record));
       return true;
     }
     case 'pass': {
@@ -92,7 +93,7 @@ async function applyFireEvent(view: BatchView, event: FireEvent, command: FireEv
       return true;
     }
     case 'attempt': {
-      if (inFlight !== null) view.put(key, encodeRecord({ ...inFlight, attempts: Math.max(inFlight.attempts, event.attempt) }));
+      if (inFlight !== null) view.put(key, encodeRecord(key, { ...inFlight, attempts: Math.max(inFlight.attempts, event.attempt) }));
       recordExecution(view, job, job, command, {
         fireId: fireIdOf(job.id, event.scheduledAtMs), scheduledAtMs: event.scheduledAtMs, attempt: event.attempt,
         startedAtMs: event.startedAtMs, finishedAtMs: event.finishedAtMs, nodeId: command.nodeId,
@@ -117,7 +118,8 @@ function finishInFlight(view: BatchView, job: Job, event: FireEvent & { kind: 'f
       tenant: job.tenant, jobId: job.id, fireId, scheduledAtMs: event.scheduledAtMs, attempts: event.attempts,
       error: event.error, deadAtMs: command.proposedAtMs, nodeId: command.nodeId,
     };
-    view.put(deadLetterKey(job.tenant, job.id, event.scheduledAtMs), encodeRecord(letter));
+    const key = deadLetterKey(job.tenant, job.id, event.scheduledAtMs);
+    view.put(key, encodeRecord(key, letter));
   }
   // A fire that was never sent has no attempt record; it gets one execution saying why.
   if (event.result === 'skipped' || event.result === 'missed' || event.result === 'unknown') {
@@ -134,7 +136,8 @@ function finishInFlight(view: BatchView, job: Job, event: FireEvent & { kind: 'f
 function recordExecution(view: BatchView, job: Job, before: Job, command: FireEventsCommand, record: ExecutionRecord): void {
   const seq = job.executionSeq + 1;
   writeJob(view, { ...job, executionSeq: seq }, before);
-  view.put(executionKey(job.tenant, job.id, seq), encodeRecord(record));
+  const key = executionKey(job.tenant, job.id, seq);
+  view.put(key, encodeRecord(key, record));
   const dropped = seq - command.executionsPerJob;
   if (dropped >= 1) view.del(executionKey(job.tenant, job.id, dropped));
 }

@@ -1,6 +1,6 @@
 // The records a fire leaves in the store: the fire in flight, each execution, and the dead letter, as msgpack.
 import { Packr } from 'msgpackr';
-import { StoreCorruptError } from './job-codec.js';
+import { seal, StoreCorruptError, unseal } from './sealed-record.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -45,15 +45,17 @@ export interface DeadLetter {
   readonly nodeId: string;
 }
 
-export function encodeRecord(record: InFlightFire | ExecutionRecord | DeadLetter): Uint8Array {
-  return packr.pack(record);
+/** The record to store at `key`, sealed with a checksum of both (sealed-record.ts). */
+export function encodeRecord(key: string, record: InFlightFire | ExecutionRecord | DeadLetter): Uint8Array {
+  return seal(key, packr.pack(record));
 }
 
 /** The record at `key`, checked for the one field every kind must have. */
 export function decodeRecord<T extends InFlightFire | ExecutionRecord | DeadLetter>(bytes: Uint8Array, key: string): T {
+  const body = unseal(key, bytes);
   let value: unknown;
   try {
-    value = packr.unpack(bytes);
+    value = packr.unpack(body);
   } catch (err) {
     throw new StoreCorruptError(key, `not msgpack (${(err as Error).message})`);
   }

@@ -4,9 +4,12 @@
 // policy and the fire counts as arrays too and the request hash as its 32 bytes. As a msgpack map, the field names
 // had been more than half of each record (931 bytes for a job with a 200-byte payload, 425 as an array), and every
 // start reads and decodes every record, every snapshot copies them all. Records written as maps before format 1
-// still decode. A new field goes at the end, and its decoder takes the shorter array of older records.
+// still decode. A new field goes at the end, and its decoder takes the shorter array of older records. Every record is
+// sealed with a checksum of its key and bytes (sealed-record.ts); records from before sealing still decode.
 import { Packr } from 'msgpackr';
 import type { FireCounts, Job, RetryPolicy } from '../jobs/job.js';
+import { jobKey } from './keys.js';
+import { seal, StoreCorruptError, unseal } from './sealed-record.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -14,20 +17,10 @@ const recordFormat = 1;
 const recordLength = 36;
 const hexHash = /^[0-9a-f]{64}$/;
 
-/** A stored record that does not decode; the node stops rather than serve or overwrite it. */
-export class StoreCorruptError extends Error {
-  readonly code = 'store_corrupt';
-
-  constructor(key: string, what: string) {
-    super(`state machine record ${key}: ${what}`);
-    this.name = 'StoreCorruptError';
-  }
-}
-
 export function encodeJob(job: Job): Uint8Array {
   const r = job.retry;
   const c = job.fireCounts;
-  return packr.pack([
+  return seal(jobKey(job.tenant, job.id), packr.pack([
     recordFormat, job.id, job.type, job.startAtMs, job.cronExpression, job.intervalMs, job.timezone, job.lastDateAtMs,
     job.webhookUrl, job.method, job.headers, job.payload, job.delivery,
     [r.maxAttempts, r.backoffMs, r.maxBackoffMs, r.maxDurationMs, r.nonRetryableStatuses],
@@ -36,13 +29,14 @@ export function encodeJob(job: Job): Uint8Array {
     job.runCount, job.firesInFlight, job.executionSeq, [c.succeeded, c.failed, c.skipped, c.missed, c.unknown],
     job.consecutiveFailures, job.pausedReason,
     hexHash.test(job.requestHash) ? Buffer.from(job.requestHash, 'hex') : job.requestHash,
-  ]);
+  ]));
 }
 
 export function decodeJob(bytes: Uint8Array, key: string): Job {
+  const body = unseal(key, bytes);
   let value: unknown;
   try {
-    value = packr.unpack(bytes);
+    value = packr.unpack(body);
   } catch (err) {
     throw new StoreCorruptError(key, `not msgpack (${(err as Error).message})`);
   }

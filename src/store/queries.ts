@@ -1,6 +1,7 @@
 // Reads of the local state machine for the API and the scheduler: one job, filtered pages of jobs, due fires.
 import type { Job, JobStatus, JobType } from '../jobs/job.js';
-import { decodeJob, decodeJobAt, StoreCorruptError } from './job-codec.js';
+import { decodeJob, decodeJobAt } from './job-codec.js';
+import { StoreCorruptError } from './sealed-record.js';
 import { decodeRecord, type DeadLetter, type ExecutionRecord, type InFlightFire } from './fire-records.js';
 import {
   inFlightPrefix, jobExecutionPrefix, jobKey, nextFireRange, parseInFlightKey, parseNextFireKey, prefixEnd,

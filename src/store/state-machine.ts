@@ -7,7 +7,8 @@ import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import { decodeCommand } from '../jobs/codec.js';
 import { applyCommand } from './apply-command.js';
-import { decodeJob, StoreCorruptError } from './job-codec.js';
+import { decodeJob } from './job-codec.js';
+import { StoreCorruptError } from './sealed-record.js';
 import { type BatchOp, BatchView, type StoreChanges } from './batch-view.js';
 import { JobKeyTally } from './job-key-tally.js';
 import {

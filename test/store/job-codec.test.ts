@@ -3,7 +3,8 @@
 import { Packr } from 'msgpackr';
 import t from 'tap';
 import type { Job } from '../../src/jobs/job.js';
-import { decodeJob, encodeJob, StoreCorruptError } from '../../src/store/job-codec.js';
+import { decodeJob, encodeJob } from '../../src/store/job-codec.js';
+import { StoreCorruptError, unseal } from '../../src/store/sealed-record.js';
 
 // Every field set, and no two alike where the type allows it, so a field decoded into another's place shows.
 const job: Job = {
@@ -23,22 +24,28 @@ const mapPackr = new Packr({ useRecords: false, moreTypes: false });
 t.test('format 1 round-trips every field, and is less than half the size of the same job as a map', async (t) => {
   const bytes = encodeJob(job);
   t.same(decodeJob(bytes, 'j/acme/job-1'), job);
-  t.strictSame(Object.keys(decodeJob(bytes, 'k')).sort(), Object.keys(job).sort(), 'no field more or less');
+  t.strictSame(Object.keys(decodeJob(bytes, 'j/acme/job-1')).sort(), Object.keys(job).sort(), 'no field more or less');
   const asMap = mapPackr.pack(job).byteLength;
   t.ok(bytes.byteLength * 2 < asMap, `${bytes.byteLength} bytes as format 1, ${asMap} as a map`);
 });
 
 t.test('a request hash that is not 64 hex digits is kept as it is', async (t) => {
   const odd = { ...job, requestHash: 'not-hex' };
-  t.equal(decodeJob(encodeJob(odd), 'k').requestHash, 'not-hex');
+  t.equal(decodeJob(encodeJob(odd), 'j/acme/job-1').requestHash, 'not-hex');
 });
 
 t.test('a record written as a map, before format 1, decodes to the same job', async (t) => {
   t.same(decodeJob(mapPackr.pack(job), 'k'), job);
 });
 
+t.test('a format 1 record written before records were sealed decodes to the same job', async (t) => {
+  const bare = unseal('j/acme/job-1', encodeJob(job));
+  t.not(bare[0], 0xc1);
+  t.same(decodeJob(bare, 'j/acme/job-1'), job);
+});
+
 t.test('a damaged record is refused with its key', async (t) => {
-  const record = mapPackr.unpack(encodeJob(job)) as unknown[];
+  const record = mapPackr.unpack(unseal('j/acme/job-1', encodeJob(job))) as unknown[];
   const damaged: [string, unknown][] = [
     ['another format', [2, ...record.slice(1)]],
     ['a field short', record.slice(0, -1)],
@@ -52,6 +59,7 @@ t.test('a damaged record is refused with its key', async (t) => {
   for (const [what, value] of damaged) {
     t.throws(() => decodeJob(mapPackr.pack(value), 'j/acme/job-1'), new StoreCorruptError('j/acme/job-1', 'not a job record'), what);
   }
-  const truncated = encodeJob(job).subarray(0, 40);
+  const truncated = unseal('j/acme/job-1', encodeJob(job)).subarray(0, 40);
   t.throws(() => decodeJob(truncated, 'j/x'), { name: 'StoreCorruptError', message: /record j\/x: not msgpack/ });
+  t.throws(() => decodeJob(encodeJob(job).subarray(0, 40), 'j/acme/job-1'), { name: 'StoreCorruptError', message: /checksum mismatch/ });
 });

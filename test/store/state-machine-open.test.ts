@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { encodeCommand } from '../../src/jobs/codec.js';
 import { jobKey } from '../../src/store/keys.js';
 import { JobQueries } from '../../src/store/queries.js';
+import { unseal } from '../../src/store/sealed-record.js';
 import { countJobRecords, StateMachine, StateStoreError } from '../../src/store/state-machine.js';
 import { startSingleNode } from '../api/single-node.js';
 import { storeWithJobs as storeWithN, withRawDb } from './stored-jobs.js';
@@ -105,19 +106,45 @@ t.test('job keys out of order (a flipped byte in a table) stop the start, naming
 });
 
 t.test("a job's record under another job's key is damage: its read and the check after start refuse it", async (t) => {
+  // Sealed, its checksum covers its own key; written before sealing, it still names the job it belongs to.
+  for (const [form, expected] of [['sealed', /j\/default\/job-6: checksum mismatch/], ['unsealed', /j\/default\/job-6: holds job default\/job-7/]] as const) {
+    const dataDir = await storeWithJobs(t);
+    await withRawDb(dataDir, async (db) => {
+      const sealed = (await db.get(jobKey('default', 'job-7')))!;
+      await db.put(jobKey('default', 'job-6'), form === 'sealed' ? sealed : unseal(jobKey('default', 'job-7'), sealed));
+    });
+    const sm = await StateMachine.open(dataDir);
+    t.teardown(() => sm.close());
+    const reported: unknown[] = [];
+    const queries = new JobQueries(sm, { onDamaged: (err) => reported.push(err) });
+    t.throws(() => queries.getJob('default', 'job-6'), StateStoreError, `${form}: a GET of job-6 does not answer job-7`);
+    t.match((reported[0] as Error).message, expected);
+    const err = await sm.verifyJobRecords().then(() => null, (e: unknown) => e);
+    t.ok(err instanceof StateStoreError, `${form}: the check after start refuses it too`);
+    t.match((err as Error).message, expected);
+  }
+});
+
+t.test('a bit flipped inside a field that still decodes (a webhook URL) is refused by the record checksum', async (t) => {
+  // The damage a compaction launders: LevelDB rewrites the block under a fresh checksum, the table check at the next
+  // start passes, and the record is well-formed msgpack naming the same job, with another address in it.
   const dataDir = await storeWithJobs(t);
   await withRawDb(dataDir, async (db) => {
-    await db.put(jobKey('default', 'job-6'), (await db.get(jobKey('default', 'job-7')))!);
+    const record = Buffer.from((await db.get(jobKey('default', 'job-9')))!);
+    const at = record.indexOf('127.0.0.1:9/h');
+    t.ok(at > 0, 'the webhook URL is in the record');
+    record[at + 2]! ^= 0x02; // 127.0.0.1 → 125.0.0.1
+    await db.put(jobKey('default', 'job-9'), record);
   });
   const sm = await StateMachine.open(dataDir);
   t.teardown(() => sm.close());
   const reported: unknown[] = [];
   const queries = new JobQueries(sm, { onDamaged: (err) => reported.push(err) });
-  t.throws(() => queries.getJob('default', 'job-6'), StateStoreError, 'a GET of job-6 does not answer job-7');
-  t.match((reported[0] as Error).message, /j\/default\/job-6: holds job default\/job-7/);
+  t.throws(() => queries.getJob('default', 'job-9'), StateStoreError);
+  t.match((reported[0] as Error).message, /j\/default\/job-9: checksum mismatch \(stored [0-9a-f]{8}, computed [0-9a-f]{8}\)/);
   const err = await sm.verifyJobRecords().then(() => null, (e: unknown) => e);
-  t.ok(err instanceof StateStoreError, 'the check after start refuses it too');
-  t.match((err as Error).message, /holds job default\/job-7/);
+  t.ok(err instanceof StateStoreError, 'the check after start stops the node');
+  t.match((err as Error).message, `${join(dataDir, 'state')}: state machine record j/default/job-9: checksum mismatch`);
 });
 
 t.test('closing the store during the check ends it quietly', async (t) => {
