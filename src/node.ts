@@ -8,7 +8,7 @@ import * as limits from './config/limits.js';
 import type { CommandResult, FireEvent } from './jobs/commands.js';
 import { CommandDecodeError, decodeCommand, encodeCommand } from './jobs/codec.js';
 import { checkTables } from './leveldb/table-check.js';
-import { RaftService, raftLogDir } from './raft/index.js';
+import { RaftService, raftLogDir, type RaftServiceOptions } from './raft/index.js';
 import { systemClock } from './scheduler/clock.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { WebhookClient } from './scheduler/webhook-client.js';
@@ -64,20 +64,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   const store = await StateMachine.open(config.dataDir, Math.random);
   log.info({ jobs: store.jobCount(), applied_index: store.appliedIndex(), duration_ms: Math.round(performance.now() - openedAtMs) },
     'state store opened, job records counted');
-  const raft = await RaftService.start({
-    nodeId: config.nodeId, dataDir: config.dataDir, raftHost: config.raftHost, raftPort: config.raftPort,
-    advertiseAddress: advertiseAddress(config.advertiseHost, config.raftPort), peers: config.peers,
-    bootstrapExpect: config.bootstrapExpect, joining: config.joinUrl !== null, clusterSecret: config.clusterSecret,
-    peerTls, tickMs: limits.raftTickMs, electionTimeoutTicks: limits.toTicks(config.electionTimeoutMs),
-    electionJitterTicks: limits.electionJitterTicks(limits.toTicks(config.electionTimeoutMs)),
-    heartbeatIntervalTicks: limits.toTicks(config.heartbeatIntervalMs), maxInflightAppends: limits.inflightAppendsMax,
-    maxInflightBytes: limits.inflightBytesMax,
-    maxAppendBytes: limits.appendBytesMax, maxApplyBytes: limits.applyBytesMax, snapshotChunkBytes: limits.snapshotChunkBytes,
-    maxPendingReads: limits.pendingReadsMax, snapshotEntriesThreshold: config.snapshotCount,
-    snapshotLogBytesThreshold: limits.snapshotLogBytesThreshold,
-    peerBodyBytesMax: limits.peerBodyBytesMax, proposalTimeoutMs: limits.proposalTimeoutMs,
-    logger: log.child({ module: 'raft' }), onFatal, checkProposal: commandProblemOf,
-  }, store);
+  const raft = await RaftService.start(raftServiceOptions(config, peerTls, log.child({ module: 'raft' }), onFatal), store);
   const jobs = new JobQueries(store, { onDamaged: onFatal });
   const { scheduler, webhooks } = startScheduler(config, raft, store, jobs, log);
   const app = await buildApp({
@@ -194,6 +181,25 @@ function startScheduler(config: Config, raft: RaftService, store: StateMachine, 
 }
 
 /** Why bytes a follower forwarded are not a command (the leader proposes none that every node could not apply). */
+/** The replication service's settings from the node's config (exported for tests that run a RaftService alone). */
+export function raftServiceOptions(config: Config, peerTls: RaftServiceOptions['peerTls'], logger: PinoLogger,
+  onFatal: (err: unknown) => void): RaftServiceOptions {
+  return {
+    nodeId: config.nodeId, dataDir: config.dataDir, raftHost: config.raftHost, raftPort: config.raftPort,
+    advertiseAddress: advertiseAddress(config.advertiseHost, config.raftPort), peers: config.peers,
+    bootstrapExpect: config.bootstrapExpect, joining: config.joinUrl !== null, clusterSecret: config.clusterSecret,
+    peerTls, tickMs: limits.raftTickMs, electionTimeoutTicks: limits.toTicks(config.electionTimeoutMs),
+    electionJitterTicks: limits.electionJitterTicks(limits.toTicks(config.electionTimeoutMs)),
+    heartbeatIntervalTicks: limits.toTicks(config.heartbeatIntervalMs), maxInflightAppends: limits.inflightAppendsMax,
+    maxInflightBytes: limits.inflightBytesMax,
+    maxAppendBytes: limits.appendBytesMax, maxApplyBytes: limits.applyBytesMax, snapshotChunkBytes: limits.snapshotChunkBytes,
+    maxPendingReads: limits.pendingReadsMax, snapshotEntriesThreshold: config.snapshotCount,
+    snapshotLogBytesThreshold: limits.snapshotLogBytesThreshold,
+    peerBodyBytesMax: limits.peerBodyBytesMax, proposalTimeoutMs: limits.proposalTimeoutMs,
+    logger, onFatal, checkProposal: commandProblemOf,
+  };
+}
+
 function commandProblemOf(data: Uint8Array): string | null {
   try {
     decodeCommand(data);
