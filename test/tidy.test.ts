@@ -208,8 +208,7 @@ const envOnlyInConfig: Rule = (files) =>
  */
 const layers: readonly [string, readonly string[]][] = [
   ['src/jobs', ['src/jobs']],
-  // The store seals its records with the CRC-32C that src/leveldb checks tables with: a pure function, no I/O.
-  ['src/store', ['src/store', 'src/jobs', 'src/leveldb/crc32c.ts']],
+  ['src/store', ['src/store', 'src/jobs']],
   ['src/config', ['src/config']],
   ['src/leveldb', ['src/leveldb']],
   ['src/api', ['src/api', 'src/jobs', 'src/store/queries.ts', 'src/raft/index.ts']],

@@ -24,13 +24,12 @@ function buildTables(): Int32Array {
 }
 
 /**
- * CRC-32C of `bytes[start, end)`, unsigned; given the CRC of bytes before them as `crc`, the CRC of both together.
- * The middle is read as aligned 32-bit words (a third faster than bytes), little-endian as on every platform Node
- * runs this program on (asserted at load).
+ * CRC-32C of `bytes[start, end)`, unsigned. The middle is read as aligned 32-bit words (a third faster than bytes),
+ * little-endian as on every platform Node runs this program on (asserted at load).
  */
-export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0): number {
+export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number {
   const t = tables;
-  let c = ~crc;
+  let c = -1;
   let i = start;
   for (; i < end && ((bytes.byteOffset + i) & 3) !== 0; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   const pairs = (end - i) >> 3;
@@ -45,21 +44,6 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0
     i += pairs * 8;
   }
   for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
-/**
- * CRC-32C of the string's UTF-8 bytes when all its characters are ASCII (one byte each), continued from `crc` as in
- * `crc32c`; undefined for any other string, which the caller encodes instead. Short keys checksum without a buffer.
- */
-export function crc32cOfAscii(text: string, crc = 0): number | undefined {
-  const t = tables;
-  let c = ~crc;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code > 0x7f) return undefined;
-    c = t[(c ^ code) & 0xff]! ^ (c >>> 8);
-  }
   return ~c >>> 0;
 }
 

@@ -1,14 +1,14 @@
-// The envelope of every job and fire record the store writes: a CRC-32C of its key and its msgpack body, checked at
+// The envelope of every job and fire record the store writes: a CRC-32 of its key and its msgpack body, checked at
 // every read. LevelDB checks its block checksums only under paranoid_checks, which classic-level does not set, and a
 // compaction rewrites what it reads under fresh checksums: a bit flipped in a table while the node runs (in a job's
 // webhook URL, or in the `claimed` flag of an at_most_once fire) would otherwise be read back as a valid value. The
 // start's table check (src/leveldb) sees damage only in tables at rest.
 //
-// Layout: 0xC1, the CRC-32C (little-endian) of the key's bytes followed by the body, then the body. msgpack never
-// uses the byte 0xC1, so a record written before sealing (a bare msgpack value) never starts with it, and is read as
-// it is: it is sealed when next written. The key is in the checksum, so a record read under another key (a key
+// Layout: 0xC1, the CRC-32 (zlib's, native; little-endian) of the key's UTF-8 bytes followed by the body, then the
+// body. msgpack never uses the byte 0xC1, so a record written before sealing (a bare msgpack value) never starts with
+// it, and is read as it is: it is sealed when next written. The key is in the checksum, so a record read under another key (a key
 // whose bytes changed) is refused too.
-import { crc32c, crc32cOfAscii } from '../leveldb/crc32c.js';
+import { crc32 } from 'node:zlib';
 
 /** A stored record that does not decode; the node stops rather than serve or overwrite it. */
 export class StoreCorruptError extends Error {
@@ -23,9 +23,8 @@ export class StoreCorruptError extends Error {
 const sealMarker = 0xc1;
 const headerBytes = 5;
 
-function checksum(key: string, bytes: Uint8Array, start: number): number {
-  const keyCrc = crc32cOfAscii(key) ?? crc32c(Buffer.from(key, 'utf8'));
-  return crc32c(bytes, start, bytes.length, keyCrc);
+function checksum(key: string, body: Uint8Array): number {
+  return crc32(body, crc32(key));
 }
 
 /**
@@ -36,7 +35,7 @@ export function seal(key: string, body: Uint8Array): Uint8Array {
   const sealed = Buffer.allocUnsafe(headerBytes + body.byteLength);
   sealed[0] = sealMarker;
   sealed.set(body, headerBytes);
-  const crc = checksum(key, sealed, headerBytes);
+  const crc = checksum(key, body);
   sealed[1] = crc & 0xff;
   sealed[2] = (crc >>> 8) & 0xff;
   sealed[3] = (crc >>> 16) & 0xff;
@@ -49,11 +48,12 @@ export function unseal(key: string, stored: Uint8Array): Uint8Array {
   if (stored[0] !== sealMarker) return stored;
   if (stored.byteLength < headerBytes) throw new StoreCorruptError(key, `sealed record of ${stored.byteLength} bytes`);
   const expected = (stored[1]! | (stored[2]! << 8) | (stored[3]! << 16) | (stored[4]! << 24)) >>> 0;
-  const actual = checksum(key, stored, headerBytes);
+  const body = stored.subarray(headerBytes);
+  const actual = checksum(key, body);
   if (actual !== expected) {
     throw new StoreCorruptError(key, `checksum mismatch (stored ${hex(expected)}, computed ${hex(actual)})`);
   }
-  return stored.subarray(headerBytes);
+  return body;
 }
 
 function hex(crc: number): string {
