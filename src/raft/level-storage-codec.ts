@@ -1,4 +1,6 @@
-// The LevelDB key layout and the msgpack records of LevelStorage, decoded with their shape checked.
+// The LevelDB key layout and the msgpack records of LevelStorage, sealed with a checksum and decoded with their shape
+// checked.
+import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { ConfChange, Entry, HardState, Membership, SnapshotMeta } from './core/index.js';
 
@@ -47,27 +49,57 @@ export const keys = {
 // Plain msgpack maps (no record extension), so a record decodes without shared state and other tools can read it.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
+/**
+ * A record as stored: 0xC1, the CRC-32 of its key and msgpack body (little-endian), then the body. LevelDB checks its
+ * block checksums only under paranoid_checks, which classic-level does not set, and a compaction rewrites what it
+ * read under fresh ones: a bit flipped in a table while the node runs would be read back as another vote, term or
+ * command. msgpack never uses the byte 0xC1, so a record written before sealing (bare msgpack) reads as it is.
+ */
+const SEALED = 0xc1;
+const SEAL_BYTES = 5;
+
+function sealed(key: Buffer, body: Buffer): Buffer {
+  const value = Buffer.allocUnsafe(SEAL_BYTES + body.byteLength);
+  value[0] = SEALED;
+  value.writeUInt32LE(crc32(body, crc32(key)), 1);
+  body.copy(value, SEAL_BYTES);
+  return value;
+}
+
 export function encodeEntry(entry: Entry): Buffer {
-  return entry.type === 'normal'
+  return sealed(keys.entry(entry.index), entry.type === 'normal'
     ? packr.pack({ type: entry.type, term: entry.term, index: entry.index, data: entry.data })
-    : packr.pack({ type: entry.type, term: entry.term, index: entry.index, change: entry.change });
+    : packr.pack({ type: entry.type, term: entry.term, index: entry.index, change: entry.change }));
 }
 
 export function encodeHardState(hs: HardState): Buffer {
-  return packr.pack({ term: hs.term, vote: hs.vote, commit: hs.commit });
+  return sealed(keys.hardState, packr.pack({ term: hs.term, vote: hs.vote, commit: hs.commit }));
 }
 
 export function encodeSnapshotMeta(meta: SnapshotMeta): Buffer {
-  return packr.pack({
+  return sealed(keys.snapshot, packr.pack({
     index: meta.index, term: meta.term,
     membership: { voters: meta.membership.voters, learners: meta.membership.learners },
-  });
+  }));
 }
 
 type Fields = Record<string, unknown>;
 
 /** Thrown inside a decoder; the caller names the key and the file. */
 class Malformed extends Error {}
+
+/** The msgpack body of the value stored under `key`, its seal checked; a value from before sealing as it is. */
+function body(key: Uint8Array, value: Uint8Array): Uint8Array {
+  if (value[0] !== SEALED) return value;
+  if (value.byteLength < SEAL_BYTES) throw new Malformed(`a sealed value of ${value.byteLength} bytes`);
+  const stored = Buffer.from(value.buffer, value.byteOffset, SEAL_BYTES).readUInt32LE(1);
+  const rest = value.subarray(SEAL_BYTES);
+  const computed = crc32(rest, crc32(key));
+  if (stored !== computed) {
+    throw new Malformed(`checksum mismatch (stored ${stored.toString(16).padStart(8, '0')}, computed ${computed.toString(16).padStart(8, '0')})`);
+  }
+  return rest;
+}
 
 function unpack(value: Uint8Array): unknown {
   try {
@@ -144,7 +176,7 @@ function snapshotMeta(value: unknown): SnapshotMeta {
 function decoder<T>(shape: (value: unknown) => T): (location: string, key: Uint8Array, value: Uint8Array) => T {
   return (location, key, value) => {
     try {
-      return shape(unpack(value));
+      return shape(unpack(body(key, value)));
     } catch (err) {
       if (!(err instanceof Malformed)) throw err;
       throw new LevelStorageError(`${location}: ${keys.describe(key)} is undecodable: ${err.message}`);

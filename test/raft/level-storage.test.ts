@@ -10,6 +10,9 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { RawNode, SeededRandom } from '../../src/raft/core/index.js';
 import type { Entry } from '../../src/raft/core/index.js';
+import {
+  decodeEntry, decodeHardState, decodeSnapshotMeta, encodeEntry, encodeHardState, encodeSnapshotMeta,
+} from '../../src/raft/level-storage-codec.js';
 import { LevelStorage } from '../../src/raft/level-storage.js';
 import type { StorageWrite } from '../../src/raft/level-storage.js';
 import { payload, snapshotPayload } from './fixtures/level-storage-payload.js';
@@ -220,6 +223,18 @@ t.test('open refuses damaged data and names what is wrong', async (t) => {
     await refusesDamage(t, (d) => tamper(d, (db) => db.put(entryKey(4), packr.pack({ type: 'odd', term: 1, index: 4 }))),
       inDb('entry 4 is undecodable: entry type "odd" is unknown'));
   });
+  t.test('a term flipped in an entry or in the hard state, the record still well-formed', async (t) => {
+    // What a compaction launders: LevelDB rewrites the block under a fresh checksum, and the msgpack decodes.
+    const termFlipped = (key: Buffer) => (d: string) => tamper(d, async (db) => {
+      const value = Buffer.from((await db.get(key))!);
+      const at = value.indexOf('term') + 4;
+      t.equal(value[at], 0x01, 'term 1, a msgpack fixint');
+      value[at] = 0x03;
+      await db.put(key, value);
+    });
+    await refusesDamage(t, termFlipped(entryKey(4)), inDb('entry 4 is undecodable: checksum mismatch'));
+    await refusesDamage(t, termFlipped(Buffer.from('h')), inDb('hard state (key "h") is undecodable: checksum mismatch'));
+  });
   t.test('a hole in the log', async (t) => {
     await refusesDamage(t, (d) => tamper(d, (db) => db.del(entryKey(4))), inDb('entry 5 found where entry 4 belongs'));
   });
@@ -319,4 +334,31 @@ t.test('a single-node RawNode runs on LevelStorage and finds its log after a res
   t.equal(restarted.status().lastIndex, last.index);
   t.equal(restarted.status().commitIndex, last.index);
   t.equal(restarted.status().term, last.term);
+});
+
+t.test('every single-bit flip of a sealed entry, hard state or snapshot metadata is refused; unsealed ones still read', async (t) => {
+  const cases: [string, Buffer, Buffer, (location: string, key: Uint8Array, value: Uint8Array) => unknown][] = [
+    ['entry', entryKey(7), encodeEntry({ type: 'normal', term: 3, index: 7, data: Uint8Array.from([1, 2, 3, 250]) }), decodeEntry],
+    ['conf change', entryKey(8), encodeEntry({ type: 'conf_change', term: 3, index: 8, change: { type: 'add_learner', nodeId: 'n4', context: 'x' } }), decodeEntry],
+    ['hard state', Buffer.from('h'), encodeHardState({ term: 3, vote: 'n2', commit: 6 }), decodeHardState],
+    ['snapshot metadata', Buffer.from('s'), encodeSnapshotMeta(meta(2, 1)), decodeSnapshotMeta],
+  ];
+  for (const [what, key, value, decode] of cases) {
+    const intact = decode('/d', key, value);
+    t.same(decode('/d', key, packr.pack(intact)), intact, `${what}: the same record unsealed, as written before sealing`);
+    t.throws(() => decode('/d', Buffer.from('e\0\0\0\0\0\0\0\x09', 'latin1'), value), { name: 'LevelStorageError', message: /checksum mismatch/ },
+      `${what}: under another key`);
+    let accepted = 0;
+    for (let i = 0; i < value.byteLength * 8; i++) {
+      const copy = Buffer.from(value);
+      copy[i >> 3]! ^= 1 << (i & 7);
+      try {
+        decode('/d', key, copy);
+        accepted++;
+      } catch (err) {
+        if ((err as Error).name !== 'LevelStorageError') throw err;
+      }
+    }
+    t.equal(accepted, 0, `${what}: none of ${value.byteLength * 8} single-bit flips accepted`);
+  }
 });
