@@ -180,7 +180,6 @@ function startScheduler(config: Config, raft: RaftService, store: StateMachine, 
   return { scheduler, webhooks };
 }
 
-/** Why bytes a follower forwarded are not a command (the leader proposes none that every node could not apply). */
 /** The replication service's settings from the node's config (exported for tests that run a RaftService alone). */
 export function raftServiceOptions(config: Config, peerTls: RaftServiceOptions['peerTls'], logger: PinoLogger,
   onFatal: (err: unknown) => void): RaftServiceOptions {
@@ -200,6 +199,7 @@ export function raftServiceOptions(config: Config, peerTls: RaftServiceOptions['
   };
 }
 
+/** Why bytes a follower forwarded are not a command (the leader proposes none that every node could not apply). */
 function commandProblemOf(data: Uint8Array): string | null {
   try {
     decodeCommand(data);

@@ -53,7 +53,8 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
  * A record as stored: 0xC1, the CRC-32 of its key and msgpack body (little-endian), then the body. LevelDB checks its
  * block checksums only under paranoid_checks, which classic-level does not set, and a compaction rewrites what it
  * read under fresh ones: a bit flipped in a table while the node runs would be read back as another vote, term or
- * command. msgpack never uses the byte 0xC1, so a record written before sealing (bare msgpack) reads as it is.
+ * command. msgpack never uses the byte 0xC1, so a record written before sealing (bare msgpack) reads as it is. The
+ * state store seals its records the same way (store/sealed-record.ts); raft imports nothing outside itself.
  */
 const SEALED = 0xc1;
 const SEAL_BYTES = 5;

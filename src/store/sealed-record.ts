@@ -6,8 +6,9 @@
 //
 // Layout: 0xC1, the CRC-32 (zlib's, native; little-endian) of the key's UTF-8 bytes followed by the body, then the
 // body. msgpack never uses the byte 0xC1, so a record written before sealing (a bare msgpack value) never starts with
-// it, and is read as it is: it is sealed when next written. The key is in the checksum, so a record read under another key (a key
-// whose bytes changed) is refused too.
+// it, and is read as it is: it is sealed when next written. The key is in the checksum, so a record read under
+// another key (a key whose bytes changed) is refused too. The Raft log seals its records the same way, in its own
+// module (raft/level-storage-codec.ts): DESIGN.md lets neither import the other.
 import { crc32 } from 'node:zlib';
 
 /** A stored record that does not decode; the node stops rather than serve or overwrite it. */
