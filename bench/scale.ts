@@ -1,6 +1,7 @@
 // bench scale: 1,000,000 jobs (--jobs) loaded through POST /jobs/batch, then: leader and follower RSS, bytes on disk
 // per node, create latency at that size, restart-to-ready of a follower after kill -9, and the time a new empty node
-// takes to join (JOIN=<leader URL>) and catch up by snapshot (its applied index reaching the leader's commit index).
+// takes to join (JOIN=<leader URL>) and catch up by snapshot (its applied index reaching the leader's commit index);
+// and a state check at that size (POST /cluster/check-state: every member digests its whole store).
 import { BenchCluster, get, rssBytes, rssParts, waitFor } from './lib/cluster.js';
 import type { NodeHandle } from './lib/cluster.js';
 import type { BenchContext } from './lib/context.js';
@@ -37,6 +38,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
   let restartMs: number | null = null;
   let latency: LoadResult | null = null;
   let join: Record<string, number | boolean | null> | null = null;
+  let check: { status: string; duration_ms: number | null; records: number | null } | null = null;
   try {
     let leader = await cluster.waitForLeader();
     const rssBefore = Object.fromEntries(cluster.running().map((n) => [n.id, rssBytes(cluster.pid(n))]));
@@ -78,6 +80,14 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     if (odd !== '') problems.push(`creates at size: ${odd}`);
     await cluster.waitReady(120_000);
 
+    const checked = await postJson(`${leader.url}/cluster/check-state`, {}, 120_000);
+    const answer = checked.body as { status?: string; duration_ms?: number; members?: { records?: number }[] };
+    check = { status: answer.status ?? `HTTP ${checked.status}`, duration_ms: answer.duration_ms ?? null, records: answer.members?.[0]?.records ?? null };
+    figures['state_check'] = checked.body;
+    log(`state check at ${num(jobs)} jobs: ${check.status} in ${ms(check.duration_ms)}, ${num(check.records)} records per member`);
+    if (check.status !== 'consistent') problems.push(`state check at size: ${JSON.stringify(checked.body)}`);
+    await cluster.waitReady(120_000);
+
     const victim = followers[0];
     if (victim === undefined) throw new Error('no follower');
     const killedAt = performance.now();
@@ -113,6 +123,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     { metric: 'bytes on disk per node', ours: Object.entries(disk ?? {}).map(([id, d]) => `${id} ${mib(d.total)}`).join(', ') },
     { metric: `creates @64 via nginx at size: creates/s`, ours: num(latency?.per_s) },
     { metric: '  p50 / p99', ours: `${ms(latency?.p50_ms)} / ${ms(latency?.p99_ms)}` },
+    { metric: 'state check (every member digests its store)', ours: `${check?.status ?? '-'} in ${ms(check?.duration_ms)}` },
     { metric: 'follower kill -9 -> /ready 200', ours: ms(restartMs), target: '< 10 s', verdict: verdict(restartMs === null ? null : restartMs < 10_000) },
     { metric: 'new node: start -> caught up (applied >= leader commit)', ours: ms(join?.['catch_up_ms'] as number | null | undefined) },
     { metric: '  by snapshot / start -> voter', ours: `${join?.['by_snapshot'] === true ? 'yes' : 'no'} / ${ms(join?.['voter_ms'] as number | null | undefined)}${join?.['voter_after_a_write'] === true ? ' (after a nudge write)' : ''}` },

@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { buildApp } from './api/app.js';
+import { StateChecks } from './api/state-checks.js';
 import type { Config } from './config/load.js';
 import * as limits from './config/limits.js';
 import type { CommandResult, FireEvent } from './jobs/commands.js';
@@ -48,6 +49,11 @@ function refuseUnsupported(config: Config): void {
   for (const [key, value] of unsupported) if (value !== null) throw new UnsupportedSettingError(key);
 }
 
+/** A pause after each batch of about 1,000 records a scan reads, about as long as the batch took: half of the main thread at most. */
+function pauseBetweenBatches(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, limits.storeCheckPauseMs));
+}
+
 export async function startNode(config: Config, logger: PinoLogger, onFatal: (err: unknown) => void): Promise<RunningNode> {
   refuseUnsupported(config);
   const { clientTls, peerTls } = await readTls(config);
@@ -60,13 +66,15 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     log.info({ dir, tables, bytes, duration_ms: Math.round(performance.now() - checkedAtMs) }, 'LevelDB table checksums checked');
   }
   const openedAtMs = performance.now();
-  // Math.random draws the store's LevelDB write buffer size, so that nodes do not compact in step.
-  const store = await StateMachine.open(config.dataDir, Math.random);
+  // Math.random draws the store's LevelDB write buffer size, so that nodes do not compact in step. A state digest
+  // pauses after each batch of records, as the check after start does.
+  const store = await StateMachine.open(config.dataDir, Math.random, pauseBetweenBatches);
   log.info({ jobs: store.jobCount(), applied_index: store.appliedIndex(), duration_ms: Math.round(performance.now() - openedAtMs) },
     'state store opened, job records counted');
   const raft = await RaftService.start(raftServiceOptions(config, peerTls, log.child({ module: 'raft' }), onFatal), store);
   const jobs = new JobQueries(store, { onDamaged: onFatal });
   const { scheduler, webhooks } = startScheduler(config, raft, store, jobs, log);
+  const stateChecks = startStateChecks(config, raft, store, log.child({ module: 'state-check' }), onFatal);
   const app = await buildApp({
     apiTokens: config.apiTokens, bodyBytesMax: limits.clientBodyBytesMax, logger: log.child({ module: 'api' }), onFatal,
     https: clientTls,
@@ -78,6 +86,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
       status: () => ({ ...scheduler.status(), running: scheduler.isRunning(), firingPaused: store.firingPaused() }),
     },
     store,
+    stateChecks: stateChecks.checks,
     limits: {
       maxJobs: config.maxJobs, maxPayloadBytes: config.maxPayloadBytes, denyPrivateWebhooks: config.webhookDenyPrivate,
       batchJobsMax: limits.batchJobsMax, listLimitDefault: limits.listLimitDefault,
@@ -92,8 +101,6 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   const httpPort = typeof address === 'object' && address !== null ? address.port : config.httpPort;
   log.info({ http_port: httpPort, raft_port: raft.raftPort(), data_dir: config.dataDir }, 'node started');
   const verifyStartedAtMs = performance.now();
-  // A pause after each batch of about 1,000 records, about as long as the batch took: half of the main thread at most.
-  const pauseBetweenBatches = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, limits.storeCheckPauseMs));
   store.verifyJobRecords(pauseBetweenBatches).then((checked) => {
     if (checked !== null) {
       log.info({ records: checked.records, duration_ms: Math.round(performance.now() - verifyStartedAtMs) }, 'every job record checked');
@@ -104,6 +111,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    stateChecks.stop();
     scheduler.stop('node closing');
     await app.close();
     await raft.close();
@@ -178,6 +186,31 @@ function startScheduler(config: Config, raft: RaftService, store: StateMachine, 
   const s = raft.status();
   follow(s.role, s.term);
   return { scheduler, webhooks };
+}
+
+/**
+ * State checks on demand, and on the leader every STATE_CHECK_INTERVAL. Each digest this node computes is logged
+ * (so members can be compared by their logs too); a record that does not decode stops the node, as at start.
+ */
+function startStateChecks(config: Config, raft: RaftService, store: StateMachine, log: PinoLogger,
+  onFatal: (err: unknown) => void): { checks: StateChecks; stop(): void } {
+  store.onStateDigest((index, digest) => {
+    const startedAtMs = performance.now();
+    digest.then((d) => {
+      if (d !== null) {
+        log.info({ index, digest: d.digest, records: d.records, bytes: d.bytes, duration_ms: Math.round(performance.now() - startedAtMs) },
+          'state digested');
+      }
+    }, onFatal);
+  });
+  const checks = new StateChecks(raft, limits.stateDigestWaitMs, log);
+  if (config.stateCheckIntervalMs === 0) return { checks, stop: () => {} };
+  const timer = setInterval(() => {
+    if (raft.status().role !== 'leader') return;
+    checks.run().catch((err: unknown) => log.warn({ err }, 'state check failed to run'));
+  }, config.stateCheckIntervalMs);
+  timer.unref();
+  return { checks, stop: () => clearInterval(timer) };
 }
 
 /** The replication service's settings from the node's config (exported for tests that run a RaftService alone). */

@@ -13,6 +13,7 @@ import type { FiringPort } from './routes/firing.js';
 import { firingRoutes } from './routes/firing.js';
 import type { JobLimits, JobsPort } from './routes/jobs.js';
 import { jobRoutes } from './routes/jobs.js';
+import type { DoneStateCheck } from './state-checks.js';
 
 /** What the API needs of replication; RaftService fits it. */
 export interface ClusterPort {
@@ -57,6 +58,8 @@ export interface AppDeps {
     recordCheck(): { readonly state: 'running' | 'passed'; readonly records: number | null };
   };
   readonly limits: JobLimits;
+  /** Cross-member state checks: run one, or read the last. */
+  readonly stateChecks: { run(): Promise<DoneStateCheck>; last(): DoneStateCheck | null };
 }
 
 declare module 'fastify' {

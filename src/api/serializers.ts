@@ -2,6 +2,7 @@
 import type { Job } from '../jobs/job.js';
 import type { JobResponse } from '../jobs/schema.js';
 import type { DeadLetter, ExecutionRecord } from '../store/queries.js';
+import type { DoneStateCheck } from './state-checks.js';
 
 /** An epoch-ms instant as RFC 3339 UTC with milliseconds: `2026-11-26T10:00:00.000Z`. */
 export function toRfc3339(atMs: number): string {
@@ -80,5 +81,16 @@ export function deadLetterToResponse(letter: DeadLetter): Record<string, unknown
     error: letter.error,
     dead_at: toRfc3339(letter.deadAtMs),
     node_id: letter.nodeId,
+  };
+}
+
+/** A state check as `POST /cluster/check-state` and /debug/cluster show it. */
+export function stateCheckToResponse(check: DoneStateCheck): Record<string, unknown> {
+  return {
+    index: check.index, status: check.status, odd: check.odd, checked_at: toRfc3339(check.checkedAtMs),
+    duration_ms: check.durationMs,
+    members: check.members.map((m) => (m.state === 'ok'
+      ? { id: m.id, state: m.state, digest: m.digest, records: m.records }
+      : { id: m.id, state: m.state, error: m.error })),
   };
 }

@@ -95,6 +95,12 @@ export const claimLeadMs = 100;
  * the batch takes to turn into values and decode, so the check takes half of the main thread at most.
  */
 export const storeCheckPauseMs = 5;
+
+/**
+ * How long each member may take to apply a state check and digest its state before the check calls it `unknown`:
+ * with the pauses above, about 10 s at 1,000,000 jobs.
+ */
+export const stateDigestWaitMs = 60_000;
 /** How often an otherwise idle scheduler checks its leader lease. */
 export const leaseCheckMs = 50;
 /** Next-fire index keys read per page while loading slots. */
@@ -134,7 +140,7 @@ export const limits = {
   snapshotLogBytesThreshold,
   peerBodyBytesMax, pendingReadsMax, nearSlotsHeld, webhooksInFlightMax, catchupFiresMax, catchupGraceMs,
   catchupScanFiresMax, fireEventsPerEntryMax, fireEventsEntrySpacingMs, claimLeadMs, leaseCheckMs, indexPageFires, webhookConnectionsPerOrigin,
-  deadLettersPageMax, drainTimeoutMs, storeCheckPauseMs,
+  deadLettersPageMax, drainTimeoutMs, storeCheckPauseMs, stateDigestWaitMs,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

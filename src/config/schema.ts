@@ -34,6 +34,8 @@ export interface Config {
   readonly snapshotCount: number;
   readonly completedTtlMs: number;
   readonly deadLetterTtlMs: number;
+  /** Between two state checks the leader runs on its own; 0: none (POST /cluster/check-state still runs one). */
+  readonly stateCheckIntervalMs: number;
   readonly tlsCertFile: string | null;
   readonly tlsKeyFile: string | null;
   readonly peerTlsCertFile: string | null;
@@ -182,6 +184,10 @@ export const configSchema: ConfigSchema = {
   }),
   deadLetterTtlMs: key('DEAD_LETTER_TTL', {
     kind: kinds.duration(1), default: '30d', description: 'Age at which dead letters are deleted.',
+  }),
+  stateCheckIntervalMs: key('STATE_CHECK_INTERVAL', {
+    kind: kinds.duration(0), default: '1h',
+    description: "Between the leader's checks that every member holds the same state (each digests its whole store); 0: never.",
   }),
   tlsCertFile: key('TLS_CERT_FILE', {
     kind: kinds.optionalPath, default: '', description: 'PEM certificate of the client port; with TLS_KEY_FILE.',

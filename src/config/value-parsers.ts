@@ -102,7 +102,8 @@ function parseWithUnit(text: string, units: Readonly<Record<string, number>>): n
 /** A duration of at least `minMs`, in ms: `250ms`, `90s`, `15m`, `2h`, `7d`, or a bare number of ms. */
 export function duration(minMs: number): ValueKind<number> {
   const expectation =
-    minMs <= 1
+    minMs === 0 ? 'must be a duration, written 250ms, 90s, 15m, 2h, 7d or whole ms (0 allowed)'
+    : minMs === 1
       ? 'must be a positive duration, written 250ms, 90s, 15m, 2h, 7d or whole ms'
       : `must be a duration of at least ${formatDuration(minMs)}, written 250ms, 90s, 15m, 2h, 7d or whole ms`;
   return kind('<duration>', (text) => {

@@ -119,6 +119,7 @@ const commandShapes: { readonly [K in CommandType]: TSchema } = {
   trigger_job: jobIdCommand('trigger_job'),
   redrive_fire: Type.Object({ type: Type.Literal('redrive_fire'), ...stamp, fireId: Type.String({ minLength: 3, maxLength: 160 }) }, strict),
   set_firing: Type.Object({ type: Type.Literal('set_firing'), ...stamp, paused: Type.Boolean() }, strict),
+  check_state: Type.Object({ type: Type.Literal('check_state'), proposedAtMs: SafeInteger() }, strict),
   fire_events: Type.Object({
     type: Type.Literal('fire_events'),
     proposedAtMs: SafeInteger(),

@@ -68,6 +68,16 @@ export interface SetFiringCommand extends Stamped {
   readonly paused: boolean;
 }
 
+/**
+ * `POST /cluster/check-state`: changes nothing. Every member digests its whole state as it stands right after this
+ * entry, so all digests describe the same log position and must be equal (CockroachDB's consistency checker
+ * replicates its ComputeChecksum the same way).
+ */
+export interface CheckStateCommand {
+  readonly type: 'check_state';
+  readonly proposedAtMs: number;
+}
+
 /** Names one fire of one job. */
 interface FireRef {
   readonly tenant: string;
@@ -110,6 +120,7 @@ export type Command =
   | TriggerJobCommand
   | RedriveFireCommand
   | SetFiringCommand
+  | CheckStateCommand
   | FireEventsCommand;
 
 export type CommandType = Command['type'];
@@ -128,6 +139,8 @@ export type CommandResult =
   | { readonly type: 'deleted'; readonly id: string }
   | { readonly type: 'queued'; readonly fireId: string }
   | { readonly type: 'firing'; readonly paused: boolean }
+  /** The log index at which every member digests its state. */
+  | { readonly type: 'state_check'; readonly index: number }
   /** Per event, in order: whether it changed anything (a stale `start` claims nothing and must not be sent). */
   | { readonly type: 'fire_events'; readonly applied: readonly boolean[] }
   | { readonly type: 'refused'; readonly code: JobErrorCode; readonly message: string };

@@ -4,6 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
 import type { Logger, Message, NodeId } from './core/index.js';
+import type { DigestAnswer } from './state-check.js';
+import { digestAnswerOf } from './state-check.js';
 import type { ForwardRequest, ForwardResponse, MessageBatch } from './wire.js';
 import { decodeWire, encodeWire, forwardRequest, forwardResponse, messageBatch, WireDecodeError } from './wire.js';
 
@@ -36,6 +38,8 @@ export interface HttpTransportHandlers {
   onMessages(batch: MessageBatch): Promise<void> | void;
   /** A follower's forwarded request; resolves with the result or rejects with an error that has a `code`. */
   onForward(request: ForwardRequest): Promise<unknown>;
+  /** This node's digest of its state at `index`, waiting up to `waitMs` for it to be applied and computed. */
+  onStateDigest(index: number, waitMs: number): Promise<DigestAnswer>;
 }
 
 /** A forwarded request failed on the way or on the leader; `code` is the leader's code or a transport one. */
@@ -58,6 +62,10 @@ const secretHeader = 'x-cluster-secret';
 const repliesHeader = 'x-raft-replies';
 /** Longest a request waits for the answers to its messages; what comes later is sent in a request of its own. */
 const replyWaitMaxMs = 1000;
+/** Longest a peer holds a state digest request open: a large store takes seconds to digest. */
+const stateDigestWaitMaxMs = 600_000;
+/** Beyond the wait the peer was asked for: its answer still has to travel. */
+const stateDigestGraceMs = 2000;
 
 interface Peer {
   address: string;
@@ -182,6 +190,25 @@ export class HttpTransport {
     return answer.result;
   }
 
+  /** Asks a peer for its digest of its state at `index`; a peer that does not answer in time is `unreachable`. */
+  async stateDigest(id: NodeId, index: number, waitMs: number): Promise<DigestAnswer> {
+    const peer = this.#peers.get(id);
+    if (peer === undefined) return { state: 'unreachable', error: `no address for ${id}` };
+    const timeoutMs = waitMs + stateDigestGraceMs;
+    try {
+      // The forward pool: the messages' one connection must not wait behind a digest.
+      const response = await peer.forwardPool.request({
+        method: 'GET', path: `/raft/state-digest/${index}?wait_ms=${waitMs}`, headers: this.#headers(),
+        headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+      });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) return { state: 'unreachable', error: `${id} answered ${response.statusCode}` };
+      return digestAnswerOf(JSON.parse(text)) ?? { state: 'unreachable', error: `${id} answered no digest` };
+    } catch (err) {
+      return { state: 'unreachable', error: `${id}: ${(err as Error).message}` };
+    }
+  }
+
   /** Asks a Raft address who it is; null when it does not answer (BOOTSTRAP_EXPECT counts the answers). */
   async ping(address: string, timeoutMs: number): Promise<string | null> {
     const pool = this.#pool(address, 1);
@@ -283,6 +310,15 @@ export class HttpTransport {
       await reply.code(status).send({ error: status >= 500 ? 'internal error' : err.message, code });
     });
     server.get('/raft/ping', async () => ({ id: this.#options.nodeId }));
+    server.get('/raft/state-digest/:index', async (request) => {
+      const index = Number((request.params as { index: string }).index);
+      const waitMs = Number((request.query as { wait_ms?: string }).wait_ms ?? 0);
+      if (!Number.isSafeInteger(index) || index < 1) throw new WireDecodeError('index must be a positive integer');
+      if (!Number.isSafeInteger(waitMs) || waitMs < 0 || waitMs > stateDigestWaitMaxMs) {
+        throw new WireDecodeError(`wait_ms must be an integer from 0 to ${stateDigestWaitMaxMs}`);
+      }
+      return handlers.onStateDigest(index, waitMs);
+    });
     server.post('/raft/messages', async (request, reply) => {
       const batch = messageBatch(decodeWire(bodyBytes(request.body)), this.#options.nodeId);
       if (batch.fromAddress !== '') this.#learnAddress(batch.from, batch.fromAddress);

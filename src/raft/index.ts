@@ -5,3 +5,4 @@ export { ClusterError, RaftService } from './raft-service.js';
 export type { ClusterErrorCode } from './raft-service.js';
 export type { RoleChange, StateMachine } from './runner.js';
 export { raftLogDir } from './level-storage.js';
+export type { DigestAnswer, MemberDigest, StateCheck } from './state-check.js';

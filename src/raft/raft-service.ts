@@ -7,6 +7,8 @@ import type { PeerTls } from './http-transport.js';
 import { LevelStorage, LevelStorageError } from './level-storage.js';
 import { ProposalError, ProposalTracker } from './proposal-tracker.js';
 import type { RoleChange, RunnerTransport, StateMachine } from './runner.js';
+import { stateCheckOf } from './state-check.js';
+import type { DigestAnswer, MemberDigest, StateCheck } from './state-check.js';
 import { RaftRunner } from './runner.js';
 import type { ForwardRequest } from './wire.js';
 import { WireDecodeError } from './wire.js';
@@ -86,15 +88,17 @@ export class RaftService {
   readonly #transport: HttpTransport;
   readonly #runner: RaftRunner;
   readonly #proposals: ProposalTracker;
+  readonly #sm: StateMachine;
   #closed = false;
 
   private constructor(options: RaftServiceOptions, storage: LevelStorage, transport: HttpTransport, runner: RaftRunner,
-    proposals: ProposalTracker) {
+    proposals: ProposalTracker, sm: StateMachine) {
     this.#options = options;
     this.#storage = storage;
     this.#transport = transport;
     this.#runner = runner;
     this.#proposals = proposals;
+    this.#sm = sm;
   }
 
   /** Opens the log, listens on the Raft port, waits for BOOTSTRAP_EXPECT peers on a new cluster, starts ticking. */
@@ -125,11 +129,14 @@ export class RaftService {
         if (service === null) throw new RaftError('not_leader', 'starting up');
         return service.#onForward(request, 'peer');
       },
+      onStateDigest: (index, waitMs) => (service === null
+        ? Promise.resolve({ state: 'unknown', error: 'starting up' })
+        : service.#localDigest(index, waitMs)),
     });
     for (const peer of options.peers) transport.setPeerAddress(peer.id, peer.address);
     const runner = new RaftRunner({ ...options }, storage, sm, pinningPeers(transport, options.peers), proposals);
     transport.onUnreachable = () => {};
-    service = new RaftService(options, storage, transport, runner, proposals);
+    service = new RaftService(options, storage, transport, runner, proposals, sm);
     if (fresh && !options.joining) {
       // The node answers (health, peers' messages) while it waits; it only holds back its first election.
       const started = service;
@@ -248,6 +255,19 @@ export class RaftService {
     await this.#runner.waitApplied(appended);
   }
 
+  /**
+   * Every member's digest of its state at `index`, where the log holds the application's request for one, and
+   * what they say together. Each member is given `waitMs` to apply the entry and digest its state.
+   */
+  async checkStateAt(index: number, waitMs: number): Promise<StateCheck> {
+    const s = this.#runner.status();
+    const ids = [...s.membership.voters, ...s.membership.learners];
+    const members = await Promise.all(ids.map(async (id): Promise<MemberDigest> => ({
+      id, ...await (id === s.id ? this.#localDigest(index, waitMs) : this.#transport.stateDigest(id, index, waitMs)),
+    })));
+    return stateCheckOf(index, members);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.#runner.stop();
@@ -266,6 +286,26 @@ export class RaftService {
       if (answered >= needed) break;
       this.#options.logger.info({ answered, needed }, 'waiting for peers before the first election');
       await sleep(500);
+    }
+  }
+
+  /** This node's digest at `index`, once it has applied the entry there and digested its state, within `waitMs`. */
+  async #localDigest(index: number, waitMs: number): Promise<DigestAnswer> {
+    const deadline = performance.now() + waitMs;
+    if (this.#sm.appliedIndex() < index && await within(this.#runner.waitApplied(index), waitMs) === timedOut) {
+      return { state: 'unknown', error: `applied only up to ${this.#sm.appliedIndex()} after ${waitMs} ms` };
+    }
+    const pending = this.#sm.stateDigest(index);
+    if (pending === null) {
+      return { state: 'unknown', error: `applied no state check at ${index} (restored a snapshot past it, or restarted since)` };
+    }
+    try {
+      const digest = await within(pending, Math.max(0, deadline - performance.now()));
+      if (digest === timedOut) return { state: 'unknown', error: `still digesting after ${waitMs} ms` };
+      if (digest === null) return { state: 'unknown', error: 'closing' };
+      return { state: 'ok', digest: digest.digest, records: digest.records };
+    } catch (err) {
+      return { state: 'damaged', error: (err as Error).message };
     }
   }
 
@@ -378,6 +418,20 @@ async function bootstrap(storage: LevelStorage, peers: RaftServiceOptions['peers
     hardState: { term: 1, vote: null, commit: entries.length }, entries, snapshotChunks: [], snapshot: null,
     compaction: null, sync: true,
   });
+}
+
+const timedOut = Symbol('timed out');
+
+/** `promise`'s value, or `timedOut` if `ms` pass first; the timer does not outlive the race (it would hold a closing process). */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof timedOut> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<typeof timedOut>((resolve) => {
+      timer = setTimeout(() => resolve(timedOut), ms);
+    })]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function sleep(ms: number): Promise<void> {

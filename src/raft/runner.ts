@@ -9,6 +9,7 @@ import type { StorageWrite } from './level-storage.js';
 import type { LevelStorage } from './level-storage.js';
 import type { ProposalTracker } from './proposal-tracker.js';
 import { snapshotDue } from './snapshot-policy.js';
+import type { StateDigestOf } from './state-check.js';
 
 /**
  * What the runner needs of the application's state machine; the store satisfies it without importing raft.
@@ -31,6 +32,12 @@ export interface StateMachine {
   writeSnapshot(path: string): Promise<void>;
   /** Raft addresses of members, as recorded from applied membership changes. */
   memberAddresses(): ReadonlyMap<NodeId, string>;
+  /**
+   * The digest of the state as of `index`, where the state machine applied an entry that asked for one (the
+   * application's own command): null when it did not apply one there or no longer holds it. The promise resolves
+   * null if the state machine closes first.
+   */
+  stateDigest(index: number): Promise<StateDigestOf | null> | null;
 }
 
 /** The part of the transport the runner drives. */

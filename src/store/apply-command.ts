@@ -1,5 +1,5 @@
 // Applies one replicated command to the batch view: jobs, their next-fire index and the job tally, deterministically.
-import type { Command, CommandResult, CreateJobsCommand, CreateStatus } from '../jobs/commands.js';
+import type { CheckStateCommand, Command, CommandResult, CreateJobsCommand, CreateStatus } from '../jobs/commands.js';
 import { JobInputError, JobStateError } from '../jobs/errors.js';
 import type { Job } from '../jobs/job.js';
 import { applyPatch, cancelJob, newJob, pauseJob, resumeJob, updateJob } from '../jobs/job.js';
@@ -90,8 +90,11 @@ async function changeJob(view: BatchView, command: JobChangeCommand, tally: JobK
   }
 }
 
-/** Applies `command`; creates and deletes update `tally`, the store's job records as this batch leaves them. */
-export async function applyCommand(view: BatchView, command: Command, tally: JobKeyTally): Promise<CommandResult> {
+/**
+ * Applies `command`; creates and deletes update `tally`, the store's job records as this batch leaves them. A
+ * `check_state` changes nothing and is the state machine's own (it ends a batch).
+ */
+export async function applyCommand(view: BatchView, command: Exclude<Command, CheckStateCommand>, tally: JobKeyTally): Promise<CommandResult> {
   switch (command.type) {
     case 'create_jobs':
       return createJobs(view, command, tally);

@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import { decodeCommand } from '../jobs/codec.js';
+import type { CommandResult } from '../jobs/commands.js';
 import { applyCommand } from './apply-command.js';
 import { decodeJob } from './job-codec.js';
 import { StoreCorruptError } from './sealed-record.js';
+import { digestRecords, type StateDigest } from './state-digest.js';
 import { type BatchOp, BatchView, type StoreChanges } from './batch-view.js';
 import { JobKeyTally } from './job-key-tally.js';
 import {
@@ -39,6 +41,10 @@ const scanBatchBytes = 1024 * 1024;
 const countBatchKeys = 8192;
 /** Job records read at once by the check after start: about 5 ms of the event loop each, to turn into values and decode. */
 const verifyBatchRecords = 1024;
+/** Records hashed per batch of a state digest, between pauses. */
+const digestBatchRecords = 1024;
+/** State digests a node keeps for members to ask about: the newest check and a few before it. */
+const digestsKept = 8;
 /** Table files LevelDB keeps open, 10 of them for its own use: about 2 MiB of mapped table each beyond that. */
 const stateOpenFilesMax = 40;
 
@@ -74,12 +80,18 @@ export class StateMachine {
   readonly #members = new Map<string, string>();
   #firingPaused = false;
   readonly #changeListeners: ((changes: StoreChanges) => void)[] = [];
+  /** Digests of the state at the indexes of the last few `check_state`s this node applied. */
+  readonly #digests = new Map<number, Promise<StateDigest | null>>();
+  readonly #digestListeners: ((index: number, digest: Promise<StateDigest | null>) => void)[] = [];
+  readonly #scanPause: () => Promise<void>;
 
-  private constructor(db: Db, location: string, applied: { index: number; term: number }, jobs: JobKeyTally) {
+  private constructor(db: Db, location: string, applied: { index: number; term: number }, jobs: JobKeyTally,
+    scanPause: () => Promise<void>) {
     this.#db = db;
     this.#location = location;
     this.#applied = applied;
     this.#jobs = jobs;
+    this.#scanPause = scanPause;
   }
 
   /**
@@ -88,9 +100,10 @@ export class StateMachine {
    * checksum on its own here (classic-level has no paranoid_checks), and drops a damaged log record silently; the
    * count shows such a loss, the digest a job key whose bytes changed. Counting reads keys only;
    * `verifyJobRecords` decodes every record once the node runs. A store written before the digest existed gets it
-   * now, from the keys as they are.
+   * now, from the keys as they are. `scanPause` runs between the batches of a state digest (the store keeps no timers).
    */
-  static async open(dataDir: string, random: (() => number) | null = null): Promise<StateMachine> {
+  static async open(dataDir: string, random: (() => number) | null = null,
+    scanPause: () => Promise<void> = async () => {}): Promise<StateMachine> {
     const dir = stateDir(dataDir);
     await mkdir(dataDir, { recursive: true });
     const db = await openDb(dir, random === null ? defaultWriteBufferBytes : stateWriteBufferBytes(random));
@@ -108,7 +121,7 @@ export class StateMachine {
       } else if (digest !== records.digest) {
         throw new StateStoreError(dir, `its job record keys do not match ${jobKeysDigestKey} (a key changed: a job would go missing)`);
       }
-      const sm = new StateMachine(db, dir, applied, records);
+      const sm = new StateMachine(db, dir, applied, records, scanPause);
       sm.#firingPaused = decodeMeta(db, firingPausedKey, false, dir) === true;
       await sm.#loadMembers(dir);
       return sm;
@@ -151,25 +164,54 @@ export class StateMachine {
 
   /**
    * Applies entries in order in one LevelDB batch that also records the last applied index, so a crash
-   * leaves all of them or none. Unsynced: the Raft log, synced before commit, replays what is lost.
+   * leaves all of them or none. Unsynced: the Raft log, synced before commit, replays what is lost. A `check_state`
+   * ends its batch, so that the state it digests is exactly the state at its index.
    */
   async apply(entries: readonly AppliedEntry[]): Promise<ReadonlyMap<number, unknown>> {
     const results = new Map<number, unknown>();
-    if (entries.length === 0) return results;
+    for (let from = 0; from < entries.length;) from = await this.#applyThroughCheck(entries, from, results);
+    return results;
+  }
+
+  /**
+   * The digest of the state at `index`, where this node applied a `check_state`: null when it did not (it restored a
+   * snapshot past it, or restarted since), or the digest is an older one than the last few. Resolves null when the
+   * store closes first; rejects with a StateStoreError when a record does not decode.
+   */
+  stateDigest(index: number): Promise<StateDigest | null> | null {
+    return this.#digests.get(index) ?? null;
+  }
+
+  /** Called with each digest this node starts, as it applies a `check_state`. */
+  onStateDigest(listener: (index: number, digest: Promise<StateDigest | null>) => void): void {
+    this.#digestListeners.push(listener);
+  }
+
+  /** Applies entries from `from` in one batch, up to the end or through the first `check_state`; returns where it stopped. */
+  async #applyThroughCheck(entries: readonly AppliedEntry[], from: number, results: Map<number, unknown>): Promise<number> {
     const view = new BatchView(this.#db);
     const members = new Map(this.#members);
     const jobs = this.#jobs.copy();
     let last = this.#applied;
-    for (const entry of entries) {
+    let checkIndex: number | null = null;
+    let next = from;
+    while (next < entries.length && checkIndex === null) {
+      const entry = entries[next++]!;
       assert.equal(entry.index, last.index + 1, `entry ${entry.index} applied after ${last.index}`);
       if (entry.type === 'conf_change') {
         applyMembership(view, members, entry.change);
       } else if (entry.data.byteLength > 0) {
-        const result = await applyCommand(view, decodeCommand(entry.data), jobs).catch((err: unknown) => {
-          // A stored record this command reads does not decode: the whole store is refused, by its directory.
-          throw err instanceof StoreCorruptError ? new StateStoreError(this.#location, err.message) : err;
-        });
-        results.set(entry.index, result);
+        const command = decodeCommand(entry.data);
+        if (command.type === 'check_state') {
+          checkIndex = entry.index;
+          results.set(entry.index, { type: 'state_check', index: entry.index } satisfies CommandResult);
+        } else {
+          const result = await applyCommand(view, command, jobs).catch((err: unknown) => {
+            // A stored record this command reads does not decode: the whole store is refused, by its directory.
+            throw err instanceof StoreCorruptError ? new StateStoreError(this.#location, err.message) : err;
+          });
+          results.set(entry.index, result);
+        }
       }
       last = { index: entry.index, term: entry.term };
     }
@@ -182,11 +224,28 @@ export class StateMachine {
     this.#jobs = jobs;
     this.#members.clear();
     for (const [id, address] of members) this.#members.set(id, address);
+    // At once, before anything else can write: the iterator's view is the state as this batch left it.
+    if (checkIndex !== null) this.#startDigest(checkIndex);
     if (view.changes.firingPaused !== null) this.#firingPaused = view.changes.firingPaused;
     if (view.changes.jobs.size > 0 || view.changes.queued.length > 0 || view.changes.firingPaused !== null) {
       for (const listener of this.#changeListeners) listener(view.changes);
     }
-    return results;
+    return next;
+  }
+
+  #startDigest(index: number): void {
+    const iterator = this.#db.iterator({ keyEncoding: 'utf8', valueEncoding: 'view', highWaterMarkBytes: scanBatchBytes });
+    const isNodeLocal = (key: string): boolean => key.startsWith(memberPrefix);
+    const digest = digestRecords(prefetchedBatches(iterator, digestBatchRecords), isNodeLocal, this.#scanPause).catch((err: unknown) => {
+      if (this.#closing) return null;
+      if (err instanceof StoreCorruptError) throw new StateStoreError(this.#location, err.message);
+      throw levelError(err, this.#location, 'cannot be read');
+    });
+    // Whoever asks for the digest sees the failure; the store itself must not leave it unhandled.
+    digest.catch(() => {});
+    this.#digests.set(index, digest);
+    for (const old of this.#digests.keys()) if (this.#digests.size > digestsKept) this.#digests.delete(old);
+    for (const listener of this.#digestListeners) listener(index, digest);
   }
 
   /** Starts a snapshot at the current applied index: the iterator reads a point-in-time view taken now. */
@@ -383,10 +442,16 @@ export async function countJobRecords(db: Pick<Db, 'keys'>, dir: string): Promis
 async function* prefetchedBatches<T>(
   iterator: { nextv(size: number): Promise<T[]>; close(): Promise<void> }, size: number,
 ): AsyncGenerator<T[]> {
-  let next = iterator.nextv(size);
+  // A read that fails while the caller works (the store closed) is awaited only when the caller asks again.
+  const prefetch = (): Promise<T[]> => {
+    const read = iterator.nextv(size);
+    read.catch(() => {});
+    return read;
+  };
+  let next = prefetch();
   try {
     for (let batch = await next; batch.length > 0; batch = await next) {
-      next = iterator.nextv(size);
+      next = prefetch();
       yield batch;
     }
   } finally {

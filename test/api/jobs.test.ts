@@ -79,6 +79,18 @@ t.test('tokens: none is 401, a read-only token cannot write, a tenant sees only 
   t.equal((await call('GET', '/debug/cluster', undefined, { authorization: 'Bearer acme-token' })).status, 403);
 });
 
+t.test('a state check of a single node agrees with itself; only an operator may ask for one', async (t) => {
+  t.equal((await call('POST', '/cluster/check-state', undefined, { authorization: 'Bearer acme-token' })).status, 403);
+  t.equal((await call('POST', '/cluster/check-state', undefined, { authorization: 'Bearer reader' })).status, 403);
+  t.equal((await call('GET', '/debug/cluster')).body?.['state_check'], null, 'no check yet');
+  const checked = await call('POST', '/cluster/check-state');
+  t.equal(checked.status, 200);
+  t.match(checked.body, { status: 'consistent', odd: [], members: [{ id: 'solo', state: 'ok', digest: /^[0-9a-f]{64}$/ }] });
+  const again = await call('POST', '/cluster/check-state');
+  t.ok((again.body?.['index'] as number) > (checked.body?.['index'] as number), 'each check is an entry of its own');
+  t.match((await call('GET', '/debug/cluster')).body?.['state_check'], { index: again.body?.['index'], status: 'consistent' });
+});
+
 t.test('PATCH replaces the given fields whole and recomputes the next run; bad patches change nothing', async (t) => {
   await call('POST', '/jobs', unico('p1', { headers: { a: '1', b: '2' } }));
   const patched = await call('PATCH', '/jobs/p1', { headers: { c: '3' }, timestamp: '2031-01-01T00:00:00Z' });

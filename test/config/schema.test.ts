@@ -2,12 +2,13 @@
 import t from 'tap';
 import { configProperties, configSchema, configTableMarkdown, helpText } from '../../src/config/schema.js';
 
-// SPEC §5's keys plus SNAPSHOT_COUNT (etcd's --snapshot-count), which the SPEC leaves to us.
+// SPEC §5's keys plus SNAPSHOT_COUNT (etcd's --snapshot-count) and STATE_CHECK_INTERVAL (etcd's corrupt-check-time),
+// which the SPEC leaves to us.
 const specKeys = [
   'NODE_ID', 'HTTP_HOST', 'HTTP_PORT', 'RAFT_HOST', 'RAFT_PORT', 'ADVERTISE_HOST', 'PEERS', 'BOOTSTRAP_EXPECT', 'DATA_DIR',
   'SLOT_GAP', 'ELECTION_TIMEOUT', 'HEARTBEAT_INTERVAL', 'LOG_LEVEL', 'API_TOKENS', 'CLUSTER_SECRET',
   'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_DENY_PRIVATE', 'MAX_JOBS', 'MAX_PAYLOAD_BYTES', 'EXECUTIONS_PER_JOB',
-  'SNAPSHOT_COUNT', 'COMPLETED_TTL', 'DEAD_LETTER_TTL', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'PEER_TLS_CERT_FILE', 'PEER_TLS_KEY_FILE',
+  'SNAPSHOT_COUNT', 'COMPLETED_TTL', 'DEAD_LETTER_TTL', 'STATE_CHECK_INTERVAL', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'PEER_TLS_CERT_FILE', 'PEER_TLS_KEY_FILE',
   'PEER_TLS_CA_FILE', 'JOIN', 'FORCE_NEW_CLUSTER', 'JWT_SECRET', 'JWT_PUBLIC_KEY_FILE', 'TENANT_MAX_JOBS',
 ];
 
@@ -23,7 +24,7 @@ t.test('each key fills the camelCase property named after it, with its unit last
     LOG_LEVEL: 'logLevel', API_TOKENS: 'apiTokens', CLUSTER_SECRET: 'clusterSecret',
     WEBHOOK_SIGNING_SECRET: 'webhookSigningSecret', WEBHOOK_DENY_PRIVATE: 'webhookDenyPrivate', MAX_JOBS: 'maxJobs',
     MAX_PAYLOAD_BYTES: 'maxPayloadBytes', EXECUTIONS_PER_JOB: 'executionsPerJob', SNAPSHOT_COUNT: 'snapshotCount', COMPLETED_TTL: 'completedTtlMs',
-    DEAD_LETTER_TTL: 'deadLetterTtlMs', TLS_CERT_FILE: 'tlsCertFile', TLS_KEY_FILE: 'tlsKeyFile',
+    DEAD_LETTER_TTL: 'deadLetterTtlMs', STATE_CHECK_INTERVAL: 'stateCheckIntervalMs', TLS_CERT_FILE: 'tlsCertFile', TLS_KEY_FILE: 'tlsKeyFile',
     PEER_TLS_CERT_FILE: 'peerTlsCertFile', PEER_TLS_KEY_FILE: 'peerTlsKeyFile', PEER_TLS_CA_FILE: 'peerTlsCaFile',
     JOIN: 'joinUrl', FORCE_NEW_CLUSTER: 'forceNewCluster', JWT_SECRET: 'jwtSecret',
     JWT_PUBLIC_KEY_FILE: 'jwtPublicKeyFile', TENANT_MAX_JOBS: 'tenantMaxJobs',
@@ -57,7 +58,7 @@ t.test('the documented defaults are the SPEC defaults', async (t) => {
     DATA_DIR: './data', SLOT_GAP: '10s', ELECTION_TIMEOUT: '1s', HEARTBEAT_INTERVAL: '100ms', LOG_LEVEL: 'info',
     API_TOKENS: 'none', CLUSTER_SECRET: 'none', WEBHOOK_SIGNING_SECRET: 'none', WEBHOOK_DENY_PRIVATE: 'false',
     MAX_JOBS: '10000000', MAX_PAYLOAD_BYTES: '64KiB', EXECUTIONS_PER_JOB: '100', SNAPSHOT_COUNT: '10000', COMPLETED_TTL: '7d',
-    DEAD_LETTER_TTL: '30d', TLS_CERT_FILE: 'none', TLS_KEY_FILE: 'none', PEER_TLS_CERT_FILE: 'none',
+    DEAD_LETTER_TTL: '30d', STATE_CHECK_INTERVAL: '1h', TLS_CERT_FILE: 'none', TLS_KEY_FILE: 'none', PEER_TLS_CERT_FILE: 'none',
     PEER_TLS_KEY_FILE: 'none', PEER_TLS_CA_FILE: 'none', JOIN: 'none', FORCE_NEW_CLUSTER: 'false',
     JWT_SECRET: 'none', JWT_PUBLIC_KEY_FILE: 'none', TENANT_MAX_JOBS: 'none',
   });

@@ -52,6 +52,12 @@ t.test('durations take ms, s, m, h or d, or a bare number of milliseconds', asyn
   t.equal(d.placeholder, '<duration>');
 });
 
+t.test('a duration that may be 0 takes 0 and refuses what is not a duration', async (t) => {
+  const d = kinds.duration(0);
+  accepts(t, d, [['0', 0], ['0s', 0], ['30m', 1_800_000]]);
+  refuses(t, d, ['', '-1s', '1.5s', 'never'], 'must be a duration, written 250ms, 90s, 15m, 2h, 7d or whole ms (0 allowed)');
+});
+
 t.test('a duration with a minimum refuses anything shorter and names the minimum', async (t) => {
   const d = kinds.duration(50);
   accepts(t, d, [['50ms', 50], ['50', 50], ['1s', 1000]]);

@@ -2,7 +2,8 @@
 // catches a bad one, so a green fault run means something.
 import t from 'tap';
 import {
-  checkConvergence, checkCrashes, checkFinalStates, checkFires, checkLeaderOnly, checkLinearizability, finalStateAllowed,
+  checkConvergence, checkCrashes, checkFinalStates, checkFires, checkLeaderOnly, checkLinearizability, checkStateDigests,
+  finalStateAllowed,
   maxUnavailabilityMs, scheduledBetween, toLinearizabilityOps,
 } from './checks.js';
 import type { ExitRecord } from './fault-cluster.js';
@@ -67,6 +68,13 @@ t.test('convergence: applied indexes and job lists must match', async (t) => {
   t.equal(checkConvergence(new Map([['n1', 7], ['n2', 7]]), new Map([['n1', jobs], ['n2', [{ ...jobs[0]!, status: 'paused' }]]])).length, 1,
     'a job in another state');
   t.equal(checkConvergence(new Map([['n1', 7], ['n2', 7]]), new Map([['n1', jobs], ['n2', []]])).length, 1, 'a job missing');
+});
+
+t.test("convergence: the cluster's own state check must find every member consistent", async (t) => {
+  t.same(checkStateDigests({ status: 'consistent', members: [] }), []);
+  t.match(checkStateDigests({ status: 'diverged', members: [{ id: 'n2' }] }), [{ check: 'convergence', message: /diverged: \[\{"id":"n2"\}\]/ }]);
+  t.match(checkStateDigests({ status: 'incomplete' }), [{ check: 'convergence', message: /incomplete/ }]);
+  t.match(checkStateDigests('timed out'), [{ check: 'convergence', message: /did not run: timed out/ }]);
 });
 
 t.test('linearizability: stale reads and lost writes are caught, concurrency is allowed', async (t) => {

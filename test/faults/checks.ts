@@ -130,6 +130,13 @@ export function checkConvergence(
   return violations;
 }
 
+/** The cluster's own state check once quiet (`POST /cluster/check-state`): every member's whole store, digested. */
+export function checkStateDigests(answer: { readonly status?: unknown; readonly members?: unknown } | string): Violation[] {
+  if (typeof answer === 'string') return [{ check: 'convergence', message: `the state check did not run: ${answer}` }];
+  if (answer.status === 'consistent') return [];
+  return [{ check: 'convergence', message: `the state check found the members ${String(answer.status)}: ${JSON.stringify(answer.members)}` }];
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // 3. Strong reads (and every write) linearizable, job by job.
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import type { NodeHandle } from '../cluster/process-cluster.js';
 import { waitFor } from '../cluster/process-cluster.js';
 import {
-  checkConvergence, checkCrashes, checkFinalStates, checkFires, checkLeaderOnly, checkLinearizability, type FireStats,
+  checkConvergence, checkCrashes, checkStateDigests, checkFinalStates, checkFires, checkLeaderOnly, checkLinearizability, type FireStats,
   maxUnavailabilityMs, opCounts, type Violation,
 } from './checks.js';
 import { nowMs, sleep } from './clock.js';
@@ -116,6 +116,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     const finals = await finalVersions(cluster, workload.keys);
     const applied = await appliedIndexes(cluster);
     const jobLists = await allJobLists(cluster);
+    const stateCheck = await checkState(await leaderOf(cluster));
     await observer.stop();
 
     const ops = options.excuse?.includes('stale-patch-404') ? workload.ops.map(excuseStalePatch404) : workload.ops;
@@ -125,6 +126,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     const violations = [
       ...checkFinalStates(ops, finals),
       ...checkConvergence(applied, jobLists),
+      ...checkStateDigests(stateCheck),
       ...linear.violations,
       ...fires.violations,
       ...checkLeaderOnly(observer.samples, receipts, slackMs),
@@ -180,6 +182,14 @@ async function waitForStableLeader(cluster: FaultCluster, timeoutMs: number): Pr
     return first !== null && first !== undefined && first.leader !== null
       && views.every((v) => v !== null && v.leader === first.leader && v.term === first.term);
   }, timeoutMs, 'every node to follow one leader');
+}
+
+/** The cluster's state check through `via`, or why it did not answer. */
+async function checkState(via: NodeHandle): Promise<{ status?: unknown; members?: unknown } | string> {
+  const answer = await call(via.url, 'POST', '/cluster/check-state', undefined, 70_000);
+  if ('error' in answer) return answer.error;
+  if (answer.status !== 200) return `${answer.status} ${JSON.stringify(answer.body)}`;
+  return answer.body as { status?: unknown; members?: unknown };
 }
 
 async function appliedIndexes(cluster: FaultCluster): Promise<Map<string, number | undefined>> {

@@ -303,7 +303,8 @@ t.test('with the cluster secret, odd content types, paths, methods and sizes get
   const valid = encodeWire(batchOf(samples(1)));
   const cases = fc.record({
     path: fc.constantFrom('/raft/messages', '/raft/forward', '/raft/ping', '/raft', '/raft/messages/x', '/', '/jobs', '/raft/%00',
-      '/raft/ping?x=%ff', '/raft/messages?from=n1'),
+      '/raft/ping?x=%ff', '/raft/messages?from=n1', '/raft/state-digest/1', '/raft/state-digest/0', '/raft/state-digest/x',
+      '/raft/state-digest/1?wait_ms=-5', '/raft/state-digest/1e3', '/raft/state-digest/1?wait_ms=99999999999', '/raft/state-digest/'),
     method: fc.constantFrom('POST', 'GET', 'PUT', 'DELETE', 'PATCH'),
     contentType: fc.constantFrom(msgpack, 'application/json', 'text/plain', 'application/octet-stream', `${msgpack}; charset=utf-8`, 'multipart/form-data'),
     body: fc.oneof(fc.uint8Array({ maxLength: 100 }), fc.constant(valid), fc.constant(new Uint8Array(peerBodyBytesMax + 1024))),
@@ -312,7 +313,7 @@ t.test('with the cluster secret, odd content types, paths, methods and sizes get
   await fc.assert(fc.asyncProperty(cases, async ({ path, method, contentType, body }) => {
     const route = path.split('?')[0] ?? '';
     const isValidCall = (method === 'POST' && contentType.startsWith(msgpack) && ['/raft/messages', '/raft/forward'].includes(route) && decodes(path, body))
-      || (method === 'GET' && path.startsWith('/raft/ping'));
+      || (method === 'GET' && (path.startsWith('/raft/ping') || path === '/raft/state-digest/1' || path === '/raft/state-digest/1e3'));
     fc.pre(!isValidCall);
     const r = await post(path, body, { 'content-type': contentType, 'x-cluster-secret': secret }, method);
     checkRefusal(r, `${method} ${path} (${contentType}, ${body.length} bytes)`);

@@ -20,6 +20,9 @@ async function pair(t: { teardown(fn: () => Promise<void>): void }, secret: stri
       received.push(batch);
     },
     onForward,
+    onStateDigest: async (index, waitMs) => (index === 5
+      ? { state: 'ok', digest: 'ab'.repeat(32), records: 12 }
+      : { state: 'unknown', error: `no check at ${index} (waited ${waitMs} ms)` }),
   });
   const b = await make('b', async (r) => {
     forwarded.push(r);
@@ -94,6 +97,23 @@ t.test('ping names the node; an address nobody listens on answers null', async (
   t.equal(await a.ping('127.0.0.1:1', 500), null);
 });
 
+t.test('a peer is asked for its state digest; bad questions get a 400, and a peer that cannot answer is unreachable', async (t) => {
+  const { a, b } = await pair(t, 's3cret');
+  t.strictSame(await a.stateDigest('b', 5, 100), { state: 'ok', digest: 'ab'.repeat(32), records: 12 });
+  t.strictSame(await a.stateDigest('b', 6, 100), { state: 'unknown', error: 'no check at 6 (waited 100 ms)' });
+  t.match(await a.stateDigest('c', 5, 100), { state: 'unreachable', error: /no address for c/ });
+  const secret = { 'x-cluster-secret': 's3cret' };
+  for (const path of ['/raft/state-digest/0', '/raft/state-digest/x', '/raft/state-digest/1.5', '/raft/state-digest/5?wait_ms=-1',
+    '/raft/state-digest/5?wait_ms=600001', '/raft/state-digest/5?wait_ms=soon']) {
+    const r = await request(`http://127.0.0.1:${b.port()}${path}`, { headers: secret });
+    t.equal(r.statusCode, 400, path);
+    t.match(await r.body.text(), /index must be|wait_ms must be/);
+  }
+  t.equal((await request(`http://127.0.0.1:${b.port()}/raft/state-digest/5`)).statusCode, 401, 'the cluster secret guards it too');
+  b.setPeerAddress('a', '127.0.0.1:1');
+  t.match(await b.stateDigest('a', 5, 100), { state: 'unreachable' });
+});
+
 /** Two transports that know each other; `answer` is b's handling of a's messages (its answers go through b.send). */
 async function answeringPair(t: { teardown(fn: () => Promise<void>): void }, answer: (b: HttpTransport, batch: MessageBatch) => Promise<void> | void) {
   const atA: MessageBatch[] = [];
@@ -107,6 +127,7 @@ async function answeringPair(t: { teardown(fn: () => Promise<void>): void }, ans
       atA.push(batch);
     },
     onForward: async () => null,
+    onStateDigest: async () => ({ state: 'unknown', error: 'none' }),
   });
   let bRef: HttpTransport | null = null;
   const b = await HttpTransport.listen(options('b'), {
@@ -115,6 +136,7 @@ async function answeringPair(t: { teardown(fn: () => Promise<void>): void }, ans
       return bRef === null ? undefined : answer(bRef, batch);
     },
     onForward: async () => null,
+    onStateDigest: async () => ({ state: 'unknown', error: 'none' }),
   });
   bRef = b;
   a.setPeerAddress('b', `127.0.0.1:${b.port()}`);

@@ -18,7 +18,7 @@ async function transport(id: string, tls: PeerTls, onForward: () => Promise<unkn
   return HttpTransport.listen({
     nodeId: id, host: '127.0.0.1', port: 0, advertiseAddress: '', clusterSecret: null, bodyBytesMax: 1 << 20,
     queuedMessagesMax: 10, logger: silentLogger, tls,
-  }, { onMessages: () => {}, onForward });
+  }, { onMessages: () => {}, onForward, onStateDigest: async () => ({ state: 'unknown', error: 'none' }) });
 }
 
 t.test('two peers of the same CA forward over TLS; plain HTTP and a foreign certificate are refused', async (t) => {

@@ -32,6 +32,7 @@ t.test("a leader's read barrier waits for the entries it appended before the cal
     restore: (path, meta) => store.restore(path, meta),
     writeSnapshot: (path) => store.writeSnapshot(path),
     memberAddresses: () => store.memberAddresses(),
+    stateDigest: (index) => store.stateDigest(index),
   };
   const config = loadConfig([], {
     NODE_ID: 'solo', HTTP_HOST: '127.0.0.1', HTTP_PORT: String(await freePort()), RAFT_HOST: '127.0.0.1',

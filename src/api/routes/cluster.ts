@@ -5,7 +5,7 @@ import type { CommandResult } from '../../jobs/commands.js';
 import { encodeCommand } from '../../jobs/codec.js';
 import { requireOperator } from '../auth.js';
 import type { AppDeps } from '../app.js';
-import { toRfc3339 } from '../serializers.js';
+import { stateCheckToResponse, toRfc3339 } from '../serializers.js';
 
 const errorBody = Type.Object({ error: Type.String(), code: Type.String() });
 const nodeId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' });
@@ -17,6 +17,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
     const s = deps.cluster.status();
     const now = Date.now();
     const sched = deps.scheduler.status();
+    const lastCheck = deps.stateChecks.last();
     return {
       node_id: s.id, role: s.role, term: s.term, leader_id: s.leaderId,
       leader_addr: s.leaderId === null ? null : deps.cluster.peerAddress(s.leaderId),
@@ -32,6 +33,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
       },
       job_count: deps.store.jobCount(),
       store_check: deps.store.recordCheck(),
+      state_check: lastCheck === null ? null : stateCheckToResponse(lastCheck),
       memory: memoryOfProcess(),
     };
   });
@@ -48,6 +50,17 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
       return { firing_paused: result.paused };
     });
   }
+
+  app.post('/cluster/check-state', {
+    schema: {
+      tags: ['cluster'],
+      summary: "Compare every member's digest of its whole state at one log index (they must be equal)",
+      response: { 503: errorBody },
+    },
+  }, async (request) => {
+    requireOperator(request.caller);
+    return stateCheckToResponse(await deps.stateChecks.run());
+  });
 
   app.post('/cluster/join', {
     schema: {
