@@ -25,10 +25,17 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     logLevel: ctx.opts.logLevel, keep: ctx.opts.keep, ...(snapshotCount === undefined ? {} : { env: { SNAPSHOT_COUNT: String(snapshotCount) } }),
   });
   const peakRss = new Map<string, number>();
+  // The same peaks by phase, so a peak can be put down to what ran then.
+  let phase = 'load';
+  const phasePeaks = new Map<string, Map<string, number>>();
   const sampler = setInterval(() => {
     for (const n of cluster.running()) {
       try {
-        peakRss.set(n.id, Math.max(peakRss.get(n.id) ?? 0, rssBytes(cluster.pid(n))));
+        const bytes = rssBytes(cluster.pid(n));
+        peakRss.set(n.id, Math.max(peakRss.get(n.id) ?? 0, bytes));
+        const peaks = phasePeaks.get(phase) ?? new Map<string, number>();
+        phasePeaks.set(phase, peaks);
+        peaks.set(n.id, Math.max(peaks.get(n.id) ?? 0, bytes));
       } catch (_err) {
         // exited between the two calls
       }
@@ -71,6 +78,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     log(`loaded in ${r1(loadedS)} s (${num(loadRate)} jobs/s), applied everywhere after ${r1(appliedS)} s; job_count ${num(dbg.job_count)}; leader RSS ${mib(leaderRss)}`);
     if (dbg.job_count < jobs) problems.push(`leader job_count ${dbg.job_count} < ${jobs} loaded`);
 
+    phase = 'creates at size';
     latency = await closedLoop({
       url: cluster.lbUrl, connections: 64, durationMs: seconds * 1000,
       request: (i) => ({ method: 'POST', path: '/jobs', body: JSON.stringify(futureJob(`sl-${tag}-${i}`)) }),
@@ -80,6 +88,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     if (odd !== '') problems.push(`creates at size: ${odd}`);
     await cluster.waitReady(120_000);
 
+    phase = 'state check';
     const checked = await postJson(`${leader.url}/cluster/check-state`, {}, 120_000);
     const answer = checked.body as { status?: string; duration_ms?: number; members?: { records?: number }[] };
     check = { status: answer.status ?? `HTTP ${checked.status}`, duration_ms: answer.duration_ms ?? null, records: answer.members?.[0]?.records ?? null };
@@ -90,6 +99,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
 
     const victim = followers[0];
     if (victim === undefined) throw new Error('no follower');
+    phase = 'restart';
     const killedAt = performance.now();
     await cluster.kill(victim, 'SIGKILL');
     const spawnedAt = performance.now();
@@ -100,12 +110,14 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     log(`restart of ${victim.id}: /ready 200 ${ms(restartMs)} after kill -9`);
 
     leader = await cluster.waitForLeader();
+    phase = 'join';
     join = await joinNode(cluster, leader, tag, problems);
     figures['join'] = join;
     figures['disk_bytes_after_join'] = Object.fromEntries(cluster.nodes.map((n) => [n.id, cluster.diskBytes(n)]));
   } finally {
     clearInterval(sampler);
     figures['peak_rss_bytes'] = Object.fromEntries(peakRss);
+    figures['peak_rss_bytes_by_phase'] = Object.fromEntries([...phasePeaks].map(([name, peaks]) => [name, Object.fromEntries(peaks)]));
     const logs = cluster.logSummary();
     if (Object.keys(logs).length > 0) problems.push(`node logs: ${JSON.stringify(logs)}`);
     await cluster.stop();
@@ -120,6 +132,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     { metric: 'leader RSS after load', ours: mib(leaderRss), target: '< 400 MB', verdict: verdict(Number.isFinite(leaderRss) ? leaderRss < 400e6 : null) },
     { metric: 'follower RSS after load', ours: Object.entries(rss ?? {}).filter(([id]) => id !== leaderId).map(([id, b]) => `${id} ${mib(b)}`).join(', ') },
     { metric: 'peak RSS during the bench', ours: [...peakRss].map(([id, b]) => `${id} ${mib(b)}`).join(', ') },
+    ...[...phasePeaks].map(([name, peaks]): Row => ({ metric: `  during ${name}`, ours: [...peaks].map(([id, b]) => `${id} ${mib(b)}`).join(', ') })),
     { metric: 'bytes on disk per node', ours: Object.entries(disk ?? {}).map(([id, d]) => `${id} ${mib(d.total)}`).join(', ') },
     { metric: `creates @64 via nginx at size: creates/s`, ours: num(latency?.per_s) },
     { metric: '  p50 / p99', ours: `${ms(latency?.p50_ms)} / ${ms(latency?.p99_ms)}` },

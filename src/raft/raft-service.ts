@@ -292,8 +292,12 @@ export class RaftService {
   /** This node's digest at `index`, once it has applied the entry there and digested its state, within `waitMs`. */
   async #localDigest(index: number, waitMs: number): Promise<DigestAnswer> {
     const deadline = performance.now() + waitMs;
-    if (this.#sm.appliedIndex() < index && await within(this.#runner.waitApplied(index), waitMs) === timedOut) {
-      return { state: 'unknown', error: `applied only up to ${this.#sm.appliedIndex()} after ${waitMs} ms` };
+    // Polled, not a waiter of the runner's: a peer may name an index this node never reaches, and such waiters would stay.
+    while (this.#sm.appliedIndex() < index) {
+      if (performance.now() >= deadline || this.#closed) {
+        return { state: 'unknown', error: `applied only up to ${this.#sm.appliedIndex()} after ${waitMs} ms` };
+      }
+      await sleep(Math.min(this.#options.tickMs, Math.max(0, deadline - performance.now())));
     }
     const pending = this.#sm.stateDigest(index);
     if (pending === null) {

@@ -89,6 +89,14 @@ t.test('a state check of a single node agrees with itself; only an operator may 
   const again = await call('POST', '/cluster/check-state');
   t.ok((again.body?.['index'] as number) > (checked.body?.['index'] as number), 'each check is an entry of its own');
   t.match((await call('GET', '/debug/cluster')).body?.['state_check'], { index: again.body?.['index'], status: 'consistent' });
+  // What a peer asking over the Raft port hears: the digest, or why there is none.
+  const raft = async (path: string): Promise<unknown> => (await fetch(`http://127.0.0.1:${solo.node.raftPort}${path}`)).json();
+  t.match(await raft(`/raft/state-digest/${String(again.body?.['index'])}`), { state: 'ok', digest: (again.body?.['members'] as { digest: string }[])[0]?.digest });
+  t.match(await raft(`/raft/state-digest/${String(checked.body?.['index'] as number - 1)}`), { state: 'unknown', error: /applied no state check at/ });
+  const startedAtMs = Date.now();
+  t.match(await raft('/raft/state-digest/999999999?wait_ms=300'), { state: 'unknown', error: /applied only up to \d+ after 300 ms/ },
+    'an index this node has not applied');
+  t.ok(Date.now() - startedAtMs >= 290, 'after waiting as long as asked');
 });
 
 t.test('PATCH replaces the given fields whole and recomputes the next run; bad patches change nothing', async (t) => {
