@@ -55,7 +55,7 @@ export interface AppDeps {
   readonly store: {
     appliedIndex(): number;
     jobCount(): number;
-    recordCheck(): { readonly state: 'running' | 'passed'; readonly records: number | null };
+    recordCheck(): { readonly state: 'running' | 'passed'; readonly records: number | null; readonly staleIndexEntries: number | null };
   };
   readonly limits: JobLimits;
   /** Cross-member state checks: run one, or read the last. */

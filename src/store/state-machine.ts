@@ -14,7 +14,8 @@ import { digestRecords, type StateDigest } from './state-digest.js';
 import { type BatchOp, BatchView, type StoreChanges } from './batch-view.js';
 import { JobKeyTally } from './job-key-tally.js';
 import {
-  appliedKey, firingPausedKey, jobCountKey, jobKeysDigestKey, jobPrefix, memberKey, memberPrefix, prefixEnd,
+  appliedKey, firingPausedKey, jobCountKey, jobKey, jobKeysDigestKey, jobPrefix, memberKey, memberPrefix, nextFireKey,
+  nextFirePrefix, parseNextFireKey, prefixEnd,
 } from './keys.js';
 import { readSnapshotFile, SnapshotFileError, writeSnapshotFile } from './snapshot.js';
 
@@ -27,6 +28,13 @@ export type AppliedEntry =
   };
 
 export type Db = ClassicLevel<string, Uint8Array>;
+
+/** What the check after start read: every job record, and the next-fire index against them. */
+export interface RecordCheck {
+  readonly records: number;
+  /** Index keys that no job's next run accounts for (harmless: the scheduler skips them). */
+  readonly staleIndexEntries: number;
+}
 
 export type { StoreChanges } from './batch-view.js';
 
@@ -72,8 +80,8 @@ export class StateMachine {
   readonly #db: Db;
   readonly #location: string;
   #closing = false;
-  /** Job records the check after start read and decoded, once it has read them all. */
-  #recordsChecked: number | null = null;
+  /** What the check after start found, once it has read everything. */
+  #recordCheck: RecordCheck | null = null;
   #applied: { index: number; term: number };
   /** The job records as of `#applied`: their count and their keys' digest. */
   #jobs: JobKeyTally;
@@ -289,34 +297,98 @@ export class StateMachine {
    * decode, so the check takes half of the main thread at most and a node catching up or restoring a snapshot
    * beside it is slowed less: at 1,000,000 jobs about 10 s, where it took 4 s of every start when it ran before
    * the node served). The store itself keeps no timers. Resolves null if the store closes meanwhile.
+   *
+   * It also reconciles the next-fire index with the jobs, on one point-in-time view of both: every job with a next
+   * run must have its index key, or the scheduler never finds it (a fire lost without a trace). A job missing from
+   * the index stops the node like a damaged record; an index key no job accounts for is only counted, since the
+   * scheduler skips it.
    */
-  async verifyJobRecords(pause: () => Promise<void> = async () => {}): Promise<{ records: number } | null> {
+  async verifyJobRecords(pause: () => Promise<void> = async () => {}): Promise<RecordCheck | null> {
     let records = 0;
+    const expected = JobKeyTally.empty();
+    const indexed = JobKeyTally.empty();
+    let snapshot: ReturnType<Db['snapshot']> | null = null;
     try {
-      const iterator = this.#db.iterator({ gte: jobPrefix, lt: prefixEnd(jobPrefix), highWaterMarkBytes: scanBatchBytes });
+      snapshot = this.#db.snapshot();
+      const iterator = this.#db.iterator({ gte: jobPrefix, lt: prefixEnd(jobPrefix), highWaterMarkBytes: scanBatchBytes, snapshot });
       for await (const batch of prefetchedBatches(iterator, verifyBatchRecords)) {
         if (this.#closing) return null;
         for (const [key, value] of batch) {
           const job = decodeJob(value, key);
           // A key whose bytes changed still holds its job's record: the record names where it belongs.
           if (key !== `${jobPrefix}${job.tenant}/${job.id}`) throw new StoreCorruptError(key, `holds job ${job.tenant}/${job.id}`);
+          if (job.nextRunAtMs !== null) expected.add(nextFireKey(job.nextRunAtMs, job.tenant, job.id));
         }
         records += batch.length;
         await pause();
       }
+      const keys = this.#db.keys({ gte: nextFirePrefix, lt: prefixEnd(nextFirePrefix), highWaterMarkBytes: scanBatchBytes, snapshot });
+      for await (const batch of prefetchedBatches(keys, countBatchKeys)) {
+        if (this.#closing) return null;
+        for (const key of batch) indexed.add(key);
+        await pause();
+      }
+      const stale = expected.count === indexed.count && expected.digest === indexed.digest
+        ? 0 : await this.#reconcileIndex(snapshot, pause);
+      if (this.#closing) return null;
+      this.#recordCheck = { records, staleIndexEntries: stale };
+      return this.#recordCheck;
     } catch (err) {
       if (this.#closing) return null;
       if (err instanceof StoreCorruptError) throw new StateStoreError(this.#location, err.message);
       throw levelError(err, this.#location, 'cannot be read');
+    } finally {
+      await snapshot?.close().catch(() => {});
     }
-    if (this.#closing) return null;
-    this.#recordsChecked = records;
-    return { records };
+  }
+
+  /**
+   * Where the index and the jobs disagree, key by key (only then: it reads every job's index key and every index
+   * key's job): throws for a job the index lacks, and returns the number of index keys no job accounts for.
+   */
+  async #reconcileIndex(snapshot: ReturnType<Db['snapshot']>, pause: () => Promise<void>): Promise<number> {
+    const missing: string[] = [];
+    const iterator = this.#db.iterator({ gte: jobPrefix, lt: prefixEnd(jobPrefix), highWaterMarkBytes: scanBatchBytes, snapshot });
+    for await (const batch of prefetchedBatches(iterator, verifyBatchRecords)) {
+      const wanted = batch.map(([key, value]) => {
+        const job = decodeJob(value, key);
+        return job.nextRunAtMs === null ? null : nextFireKey(job.nextRunAtMs, job.tenant, job.id);
+      }).filter((key): key is string => key !== null);
+      const found = await this.#db.getMany(wanted, { snapshot });
+      wanted.forEach((key, i) => {
+        if (found[i] === undefined) missing.push(key);
+      });
+      await pause();
+    }
+    if (missing.length > 0) {
+      throw new StoreCorruptError(missing[0]!, `the next-fire index lacks ${missing.length} job(s) due to fire, this one among them: `
+        + 'the scheduler would never fire them');
+    }
+    let stale = 0;
+    const keys = this.#db.keys({ gte: nextFirePrefix, lt: prefixEnd(nextFirePrefix), highWaterMarkBytes: scanBatchBytes, snapshot });
+    for await (const batch of prefetchedBatches(keys, verifyBatchRecords)) {
+      const entries = batch.map((key) => {
+        try {
+          return parseNextFireKey(key);
+        } catch (_err) {
+          throw new StoreCorruptError(key, 'is no next-fire key');
+        }
+      });
+      const records = await this.#db.getMany(entries.map((e) => jobKey(e.tenant, e.id)), { snapshot });
+      entries.forEach((entry, i) => {
+        const raw = records[i];
+        const key = jobKey(entry.tenant, entry.id);
+        if (raw === undefined || decodeJob(raw, key).nextRunAtMs !== entry.atMs) stale++;
+      });
+      await pause();
+    }
+    return stale;
   }
 
   /** Whether the check after start has read every job record yet (a damaged one stops the node instead). */
-  recordCheck(): { readonly state: 'running' | 'passed'; readonly records: number | null } {
-    return { state: this.#recordsChecked === null ? 'running' : 'passed', records: this.#recordsChecked };
+  recordCheck(): { readonly state: 'running' | 'passed'; readonly records: number | null; readonly staleIndexEntries: number | null } {
+    const check = this.#recordCheck;
+    return { state: check === null ? 'running' : 'passed', records: check?.records ?? null, staleIndexEntries: check?.staleIndexEntries ?? null };
   }
 
   async close(): Promise<void> {

@@ -17,13 +17,13 @@ const storeWithJobs = (t: Test): Promise<string> => storeWithN(t, jobs);
 t.test('an intact store opens and its check after start reads every record', async (t) => {
   const sm = await StateMachine.open(await storeWithJobs(t));
   t.equal(sm.jobCount(), jobs);
-  t.same(sm.recordCheck(), { state: 'running', records: null });
+  t.same(sm.recordCheck(), { state: 'running', records: null, staleIndexEntries: null });
   let pauses = 0;
   t.same(await sm.verifyJobRecords(async () => {
     pauses++;
-  }), { records: jobs });
-  t.ok(pauses >= 3, `paused after each batch of at most 1,024 records (${pauses} pauses)`);
-  t.same(sm.recordCheck(), { state: 'passed', records: jobs });
+  }), { records: jobs, staleIndexEntries: 0 });
+  t.ok(pauses >= 4, `paused after each batch of at most 1,024 records, and after the index (${pauses} pauses)`);
+  t.same(sm.recordCheck(), { state: 'passed', records: jobs, staleIndexEntries: 0 });
   await sm.close();
 });
 
@@ -147,6 +147,31 @@ t.test('a bit flipped inside a field that still decodes (a webhook URL) is refus
   t.match((err as Error).message, `${join(dataDir, 'state')}: state machine record j/default/job-9: checksum mismatch`);
 });
 
+t.test('a job missing from the next-fire index stops the node, naming its key; an index key no job accounts for is counted', async (t) => {
+  const dataDir = await storeWithJobs(t);
+  // job-7 fires at nowMs + 60,000 + 7 (stored-jobs.ts), which its index key holds in hex.
+  const indexKey = `n/${(Date.UTC(2030, 0, 1) + 60_007).toString(16).padStart(16, '0')}/default/job-7`;
+  await withRawDb(dataDir, async (db) => {
+    t.not(await db.get(indexKey), undefined, 'the index key is where the job says');
+    await db.del(indexKey);
+  });
+  const lacking = await StateMachine.open(dataDir);
+  const err = await lacking.verifyJobRecords().then(() => null, (e: unknown) => e);
+  await lacking.close();
+  t.ok(err instanceof StateStoreError, 'a job the scheduler would never find stops the node');
+  t.match((err as Error).message, `${join(dataDir, 'state')}: state machine record ${indexKey}: the next-fire index lacks 1 job(s) due to fire`);
+  // Back in the index, and beside it two keys of no job's next run: one of a job that runs at another time, one of none.
+  await withRawDb(dataDir, async (db) => {
+    await db.put(indexKey, new Uint8Array(0));
+    await db.put(indexKey.replace('/default/job-7', '/default/job-8'), new Uint8Array(0));
+    await db.put(indexKey.replace('/default/job-7', '/default/nobody'), new Uint8Array(0));
+  });
+  const stale = await StateMachine.open(dataDir);
+  t.teardown(() => stale.close());
+  t.same(await stale.verifyJobRecords(), { records: jobs, staleIndexEntries: 2 }, 'the scheduler skips those: counted, not fatal');
+  t.same(stale.recordCheck(), { state: 'passed', records: jobs, staleIndexEntries: 2 });
+});
+
 t.test('closing the store during the check ends it quietly', async (t) => {
   const sm = await StateMachine.open(await storeWithJobs(t));
   const checked = sm.verifyJobRecords();
@@ -186,5 +211,5 @@ t.test('/debug/cluster shows when the check after start has read every record', 
     .json<{ store_check: { state: string; records: number | null } }>().store_check;
   const deadline = Date.now() + 10_000;
   while ((await check()).state !== 'passed' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  t.same(await check(), { state: 'passed', records: 0 });
+  t.same(await check(), { state: 'passed', records: 0, stale_index_entries: 0 });
 });

@@ -18,6 +18,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
     const now = Date.now();
     const sched = deps.scheduler.status();
     const lastCheck = deps.stateChecks.last();
+    const recordCheck = deps.store.recordCheck();
     return {
       node_id: s.id, role: s.role, term: s.term, leader_id: s.leaderId,
       leader_addr: s.leaderId === null ? null : deps.cluster.peerAddress(s.leaderId),
@@ -32,7 +33,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
         in_flight: sched.inFlight, next_fire_at: sched.nextFireAtMs === null ? null : toRfc3339(sched.nextFireAtMs),
       },
       job_count: deps.store.jobCount(),
-      store_check: deps.store.recordCheck(),
+      store_check: { state: recordCheck.state, records: recordCheck.records, stale_index_entries: recordCheck.staleIndexEntries },
       state_check: lastCheck === null ? null : stateCheckToResponse(lastCheck),
       memory: memoryOfProcess(),
     };
