@@ -62,4 +62,11 @@ t.test('members agree on their state, and a member whose store was changed behin
     waitFor(async () => pattern.test(cluster.logs(node)), 5000, `${node.id} to log ${String(pattern)}`).then(() => true, () => false);
   t.ok(await logged(other, /"level":50.*members hold different states at the same index/), 'and logged as an error');
   t.ok(await logged(follower, /"msg":"state digested"/), 'each member logs the digests it computes');
+
+  // A member that is down cannot answer: the others still agree, but the check is not complete.
+  await cluster.kill(follower);
+  const partial = (await request(other, 'POST', '/cluster/check-state')).body as CheckBody;
+  t.equal(partial.status, 'incomplete', JSON.stringify(partial));
+  t.strictSame(partial.odd, []);
+  t.match(partial.members.find((m) => m.id === follower.id), { state: 'unreachable', error: /./ });
 });
