@@ -56,7 +56,7 @@ export class StateChecks {
       members: done.members.map((m) => (m.state === 'ok' ? `${m.id}=${m.digest.slice(0, 16)} (${m.records} records)` : `${m.id}: ${m.state}, ${m.error}`)),
     };
     if (done.status === 'diverged') {
-      this.#log.error(fields, 'state check: members hold different states at the same index; rebuild the odd ones (README, Runbook)');
+      this.#log.error(fields, 'state check: members hold different states at the same index; remove and re-add the odd ones (README, Reliability, State checks)');
     } else if (done.status === 'incomplete') {
       this.#log.warn(fields, 'state check: not every member answered');
     } else {
