@@ -1,4 +1,4 @@
-// npm run bench -- create|fire|failover|scale|all [--quick] [--anchors=false] [options]
+// npm run bench -- create|fire|failover|scale|store|all [--quick] [--anchors=false] [options]
 //
 // Each bench starts its own fresh 3-node cluster of dist/main.js (build it first: npm run build) with nginx in front,
 // runs its load, stops everything by PID, then runs its anchor (etcd or BullMQ, from a copy of ../shared/anchors in
@@ -16,11 +16,12 @@ import { jsonLine, printOutput, table } from './lib/report.js';
 import type { BenchOutput, Row } from './lib/report.js';
 import { log } from './lib/stats.js';
 import * as scale from './scale.js';
+import * as store from './store.js';
 
-const benches = { create, fire, failover, scale } as const;
+const benches = { create, fire, failover, scale, store } as const;
 type BenchName = keyof typeof benches;
 
-const usage = `usage: npm run bench -- <create|fire|failover|scale|all> [options]
+const usage = `usage: npm run bench -- <create|fire|failover|scale|store|all> [options]
   --quick                 short runs (3 s loads, 20k jobs for scale, 2 failover rounds, short anchors) to check the harness
   --anchors=false         skip the anchors (etcd, BullMQ)
   --seconds N             seconds of each load run (create 15, fire 10, scale 15)
@@ -28,7 +29,7 @@ const usage = `usage: npm run bench -- <create|fire|failover|scale|all> [options
   --rates 100,1000,5000   fires/s of fire (at_least_once; at_most_once runs at 1000)
   --lead MS               fire: ms from the start of the creates to the first fire (default: from the measured create rate)
   --rounds N              failover rounds (10)
-  --jobs N                scale: jobs to load (1000000)
+  --jobs N                scale and store: jobs to load (1000000; store works on a bare store in this process)
   --batch-size N          jobs per POST /jobs/batch (1000)
   --batch-conns N         batches in flight (create 4, scale 2)
   --snapshot-count N      scale: SNAPSHOT_COUNT of the nodes (default: the node's; 200 with --quick)
