@@ -8,7 +8,8 @@ import { RaftError, RawNode, SeededRandom } from './core/index.js';
 import type { StorageWrite } from './level-storage.js';
 import type { LevelStorage } from './level-storage.js';
 import type { ProposalTracker } from './proposal-tracker.js';
-import { snapshotDue } from './snapshot-policy.js';
+import { snapshotDue, stretched } from './snapshot-policy.js';
+import type { SnapshotPolicy } from './snapshot-policy.js';
 import type { StateDigestOf } from './state-check.js';
 
 /**
@@ -95,6 +96,9 @@ export class RaftRunner {
   #lastSnapshotIndex: number;
   /** Size of the newest snapshot file: what writing the next one will cost. */
   #lastSnapshotBytes: number;
+  /** Draws how far this node's next snapshot is put off past the thresholds, so the nodes do not snapshot in step. */
+  readonly #snapshotRandom: SeededRandom;
+  #snapshotPolicy: SnapshotPolicy;
   readonly #readWaiters = new Map<string, (index: number | null) => void>();
   readonly #appliedWaiters: { index: number; resolve: () => void }[] = [];
   readonly #roleListeners: ((change: RoleChange) => void)[] = [];
@@ -115,6 +119,8 @@ export class RaftRunner {
       `state machine applied ${applied} beyond the log's commit ${storage.hardState().commit}`);
     this.#lastSnapshotIndex = storage.snapshot().index;
     this.#lastSnapshotBytes = fileBytes(storage.snapshotPath());
+    this.#snapshotRandom = new SeededRandom(seedFrom(`${options.nodeId}/snapshots`));
+    this.#snapshotPolicy = this.#drawSnapshotPolicy();
     this.#raw = new RawNode({
       id: options.nodeId, storage, random: new SeededRandom(seedFrom(options.nodeId)),
       electionTimeoutTicks: options.electionTimeoutTicks, electionJitterTicks: options.electionJitterTicks,
@@ -405,16 +411,21 @@ export class RaftRunner {
     }
   }
 
+  #drawSnapshotPolicy(): SnapshotPolicy {
+    const base = { entriesThreshold: this.#options.snapshotEntriesThreshold, logBytesThreshold: this.#options.snapshotLogBytesThreshold };
+    return stretched(base, this.#snapshotRandom.next());
+  }
+
   /** Every so many applied entries or bytes, the state machine writes itself to a file and the log behind it goes. */
   #maybeSnapshot(): void {
     const applied = this.#sm.appliedIndex();
     if (this.#snapshotting) return;
-    const policy = { entriesThreshold: this.#options.snapshotEntriesThreshold, logBytesThreshold: this.#options.snapshotLogBytesThreshold };
     const since = { entries: applied - this.#lastSnapshotIndex, logBytes: this.#bytesSinceSnapshot, lastSnapshotBytes: this.#lastSnapshotBytes };
-    if (!snapshotDue(policy, since)) return;
+    if (!snapshotDue(this.#snapshotPolicy, since)) return;
     const term = this.#raw.logTerm(applied);
     if (term === null) return;
     this.#snapshotting = true;
+    this.#snapshotPolicy = this.#drawSnapshotPolicy();
     this.#bytesSinceSnapshot = 0;
     const path = this.#storage.snapshotPathFor(applied, term);
     this.#sm.writeSnapshot(path).then(() => {

@@ -1,7 +1,7 @@
 // When a node snapshots: every SNAPSHOT_COUNT entries or log-byte threshold, and for a large state not before the
 // log has grown by a share of what the snapshot will write.
 import t from 'tap';
-import { snapshotDue } from '../../src/raft/snapshot-policy.js';
+import { snapshotDue, stretched } from '../../src/raft/snapshot-policy.js';
 
 const mib = 1024 * 1024;
 const policy = { entriesThreshold: 10_000, logBytesThreshold: 64 * mib };
@@ -25,4 +25,17 @@ t.test('a state larger than the log threshold waits for a quarter of its size in
   t.equal(snapshotDue(policy, { entries: 100, logBytes: 256 * mib - 1, lastSnapshotBytes: huge }), false);
   t.equal(snapshotDue(policy, { entries: 100, logBytes: 256 * mib, lastSnapshotBytes: huge }), true, 'capped at four thresholds');
   t.equal(snapshotDue(policy, { entries: 9_999, logBytes: 63 * mib, lastSnapshotBytes: huge }), false, 'never before either threshold');
+});
+
+t.test('each node stretches both thresholds by its draw, from 1 to 1.5 times, so nodes snapshot apart', async (t) => {
+  t.same(stretched(policy, 0), policy, 'a draw of 0 leaves the thresholds');
+  t.same(stretched(policy, 0.5), { entriesThreshold: 12_500, logBytesThreshold: 80 * mib });
+  const most = stretched(policy, 0.999_999);
+  t.equal(most.entriesThreshold, 14_999, 'less than half again');
+  t.same(stretched(policy, 7), { entriesThreshold: 15_000, logBytesThreshold: 96 * mib }, 'a draw out of range is clamped');
+  t.same(stretched(policy, -1), policy);
+  const later = stretched(policy, 0.2);
+  t.equal(snapshotDue(later, { entries: 10_000, logBytes: 0, lastSnapshotBytes: 0 }), false, 'the stretched node waits past the base count');
+  t.equal(snapshotDue(later, { entries: 11_000, logBytes: 0, lastSnapshotBytes: 0 }), true);
+  t.equal(snapshotDue(later, { entries: 5, logBytes: 64 * mib, lastSnapshotBytes: 0 }), false, 'and past the base log bytes');
 });
