@@ -53,8 +53,6 @@ export const snapshotChunkBytes = 1 * mib;
 export const uncommittedBytesMax = 64 * mib;
 /** Bytes of commands batched into one proposal. */
 export const proposalBatchBytesMax = 8 * mib;
-/** Applied entries after which the log is compacted behind a snapshot. */
-export const snapshotEntriesThreshold = 10_000;
 /**
  * Entry bytes applied since the last snapshot that also start one: 10,000 batch entries of 1,000 jobs are
  * gigabytes of log held on disk and in memory until the next snapshot.
@@ -136,7 +134,6 @@ export const limits = {
   batchJobsMax, listLimitMax, listLimitDefault, scheduleCountMax, scheduleCountDefault, clientBodyBytesMax,
   payloadBytesMax, jobBytesTypical, forwardTimeoutMs, proposalTimeoutMs, raftTickMs, inflightAppendsMax, inflightBytesMax,
   appendBytesMax, applyBytesMax, batchEntryJobsMax, snapshotChunkBytes, uncommittedBytesMax, proposalBatchBytesMax,
-  snapshotEntriesThreshold,
   snapshotLogBytesThreshold,
   peerBodyBytesMax, pendingReadsMax, nearSlotsHeld, webhooksInFlightMax, catchupFiresMax, catchupGraceMs,
   catchupScanFiresMax, fireEventsPerEntryMax, fireEventsEntrySpacingMs, claimLeadMs, leaseCheckMs, indexPageFires, webhookConnectionsPerOrigin,

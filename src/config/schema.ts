@@ -176,8 +176,8 @@ export const configSchema: ConfigSchema = {
     kind: kinds.positiveInteger, default: '100', description: 'Execution records kept per job; older ones are pruned.',
   }),
   snapshotCount: key('SNAPSHOT_COUNT', {
-    kind: kinds.positiveInteger, default: '10000',
-    description: 'Applied entries after which the state is snapshotted and the log compacted (a large state waits longer).',
+    kind: kinds.positiveInteger, default: '100000',
+    description: 'Applied entries before a snapshot compacts the log (each node adds up to half as many, drawn each time).',
   }),
   completedTtlMs: key('COMPLETED_TTL', {
     kind: kinds.duration(1), default: '7d', description: 'Age at which completed or cancelled unico jobs are deleted.',

@@ -23,7 +23,7 @@ t.test('the bounds have their documented values', async (t) => {
     clientBodyBytesMax: 32 * mib, payloadBytesMax: mib, jobBytesTypical: 2048, forwardTimeoutMs: 10_000,
     proposalTimeoutMs: 10_000, raftTickMs: 50, inflightAppendsMax: 64, inflightBytesMax: 8 * mib, appendBytesMax: mib, applyBytesMax: 512 * 1024,
     batchEntryJobsMax: 1000, snapshotChunkBytes: mib,
-    uncommittedBytesMax: 64 * mib, proposalBatchBytesMax: 8 * mib, snapshotEntriesThreshold: 10_000, snapshotLogBytesThreshold: 64 * mib,
+    uncommittedBytesMax: 64 * mib, proposalBatchBytesMax: 8 * mib, snapshotLogBytesThreshold: 64 * mib,
     peerBodyBytesMax: 16 * mib, pendingReadsMax: 10_000, nearSlotsHeld: 6, webhooksInFlightMax: 1000,
     catchupFiresMax: 100, catchupGraceMs: 10_000, catchupScanFiresMax: 10_000, fireEventsPerEntryMax: 5000, fireEventsEntrySpacingMs: 25,
     claimLeadMs: 100, leaseCheckMs: 50, indexPageFires: 10_000, webhookConnectionsPerOrigin: 64,

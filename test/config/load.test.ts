@@ -28,7 +28,7 @@ const defaults: Config = {
   peers: [{ id: 'node1', address: '127.0.0.1:7000' }], bootstrapExpect: 1, dataDir: './data', slotGapMs: 10_000,
   electionTimeoutMs: 1000, heartbeatIntervalMs: 100, logLevel: 'info', apiTokens: [], clusterSecret: null,
   webhookSigningSecret: null, webhookDenyPrivate: false, maxJobs: 10_000_000, maxPayloadBytes: 65_536,
-  executionsPerJob: 100, snapshotCount: 10_000, completedTtlMs: 604_800_000, deadLetterTtlMs: 2_592_000_000, stateCheckIntervalMs: 3_600_000,
+  executionsPerJob: 100, snapshotCount: 100_000, completedTtlMs: 604_800_000, deadLetterTtlMs: 2_592_000_000, stateCheckIntervalMs: 3_600_000,
   tlsCertFile: null,
   tlsKeyFile: null, peerTlsCertFile: null, peerTlsKeyFile: null, peerTlsCaFile: null, joinUrl: null,
   forceNewCluster: false, jwtSecret: null, jwtPublicKeyFile: null, tenantMaxJobs: null,
