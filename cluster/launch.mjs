@@ -88,8 +88,10 @@ for (const n of nodes) {
   start(n.id, process.execPath, [...nodeArgs, main], {
     NODE_ID: n.id, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(n.http), RAFT_HOST: '127.0.0.1', RAFT_PORT: String(n.raft),
     ADVERTISE_HOST: '127.0.0.1', PEERS: peers, BOOTSTRAP_EXPECT: '3', DATA_DIR: join(dataDir, n.id),
-    // As `npm start`: two malloc arenas, not one per thread; see the README's Performance section.
+    // As `npm start`: two malloc arenas, not one per thread, and large blocks given back to the system when freed;
+    // see the README's Performance section.
     MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+    MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '131072',
   });
 }
 start('nginx', nginx, ['-p', `${nginxPrefix}/`, '-c', join(root, 'cluster', 'nginx.conf'), '-e', join(nginxPrefix, 'error.log')], {});

@@ -93,9 +93,10 @@ export class BenchCluster {
     // BENCH_NODE_ARGS: extra node flags for every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a load.
     const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
     const child = spawn(process.execPath, [...nodeArgs, distMain], {
-      // The nodes run as `npm start` runs them: MALLOC_ARENA_MAX=2 unless the bench's own environment says otherwise.
+      // The nodes run as `npm start` runs them (MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072) unless the bench's
+      // own environment says otherwise.
       cwd: rootDir, env: {
-        PATH: process.env['PATH'] ?? '', MALLOC_ARENA_MAX: '2',
+        PATH: process.env['PATH'] ?? '', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072',
         ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_'))), ...node.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,7 +8,7 @@ import { ClassicLevel } from 'classic-level';
 import type { Entry, HardState, SnapshotChunk, SnapshotMeta, Storage } from './core/index.js';
 import { entryBytes } from './core/index.js';
 import {
-  decodeEntry, decodeHardState, decodeSnapshotMeta, encodeEntry, encodeHardState, encodeSnapshotMeta, keys,
+  decodeEntry, decodeEntryAlone, decodeHardState, decodeSnapshotMeta, encodeEntry, encodeHardState, encodeSnapshotMeta, keys,
   LevelStorageError,
 } from './level-storage-codec.js';
 import { isStaged, planStaging, SnapshotFiles } from './snapshot-files.js';
@@ -501,7 +501,7 @@ export class LevelStorage implements Storage {
       assert.ok(index <= this.#deletingThrough, `entry ${index} is missing from ${this.#location}`);
       return null;
     }
-    const read = decodeEntry(this.#location, key, raw);
+    const read = decodeEntryAlone(this.#location, key, raw);
     assert.ok(read.index === index && read.term === entry.term,
       `entry ${index} of term ${entry.term} read back from ${this.#location} as entry ${read.index} of term ${read.term}`);
     return read;
