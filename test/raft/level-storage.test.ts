@@ -56,6 +56,9 @@ t.test('applied entries leave memory but for the newest 16 MiB, and are read bac
   t.equal(s.heldEntryBytes(), (15 + 12) * mib, 'entries 3..17 dropped: 16 MiB of 18..30 kept, and the 12 not applied');
   t.ok(sameEntries(s.entries(3, 43, Infinity), entries), 'every entry, read back or from memory, as written');
   t.equal(s.term(10), 2, 'terms of dropped entries from memory');
+  const readBack = s.entries(10, 11, Infinity)[0];
+  t.ok(readBack?.type === 'normal' && readBack.data.buffer.byteLength > readBack.data.byteLength,
+    'an entry read back is a view into the value LevelDB returned (its framing around it), not one more copy');
   t.equal(s.entries(5, 43, 3 * mib).length, 2, 'maxBytes counts the data read back (1 MiB and 24 bytes each)');
   s.releaseAppliedThrough(20);
   t.equal(s.heldEntryBytes(), 27 * mib, 'an older applied index changes nothing');
