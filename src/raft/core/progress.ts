@@ -10,8 +10,10 @@ export class Progress {
   /** Next index to send (figure 2, nextIndex). */
   next: number;
   state: ProgressState = 'probe';
-  /** Probe: one AppendEntries is outstanding; wait for its answer or a heartbeat answer before the next. */
+  /** Probe: one AppendEntries is outstanding; wait for its answer, or the answer to a later heartbeat, before the next. */
   probeSent = false;
+  /** Probe: the tick the outstanding AppendEntries left at; only a heartbeat sent after it can call it overdue. */
+  probeSentTick = 0;
   /** Snapshot: the index of the snapshot being sent and the next byte to send. */
   pendingSnapshot = 0;
   snapshotOffset = 0;
@@ -53,6 +55,7 @@ export class Progress {
   private resetState(state: ProgressState): void {
     this.state = state;
     this.probeSent = false;
+    this.probeSentTick = 0;
     this.pendingSnapshot = 0;
     this.snapshotOffset = 0;
     this.snapshotSentTick = 0;

@@ -51,6 +51,7 @@ export function maybeSendAppend(r: Raft, to: string, sendIfEmpty: boolean): bool
   });
   if (last !== undefined) pr.sentEntries(last.index, entries.reduce((sum, e) => sum + entryBytes(e), 0));
   else if (pr.state === 'probe') pr.probeSent = true;
+  if (pr.state === 'probe') pr.probeSentTick = r.ticks;
   return true;
 }
 

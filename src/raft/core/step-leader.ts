@@ -100,7 +100,10 @@ function handleHeartbeatResult(r: Raft, m: HeartbeatResult): void {
   contacted(r, pr, m.seq, m.sentTick);
   switch (pr.state) {
     case 'probe':
-      pr.probeSent = false;
+      // A heartbeat sent after the probe was answered and the probe was not: the probe (or its answer) is lost or
+      // late, so it goes again. Answers to older heartbeats say nothing of it, and a follower that was busy
+      // (restoring a snapshot) sends them all at once: each would send the probe and its entries once more.
+      if (m.sentTick > pr.probeSentTick) pr.probeSent = false;
       break;
     case 'replicate':
       // A full window with the follower still answering means something was lost: free a slot to move on.

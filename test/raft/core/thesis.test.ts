@@ -572,6 +572,30 @@ t.test('a leader ignores an InstallSnapshot answer for a snapshot it is not send
   t.same(drain(a).messages.map((m) => `${m.type}->${m.to}`), ['append_entries->c'], 'the entries after the snapshot, to c only');
 });
 
+t.test('a probe is sent again for an answered heartbeat sent after it, once, not for each older answer', async (t) => {
+  // Reference: section 7 and figure 13. A follower that restored a snapshot for seconds answers every heartbeat it
+  // got meanwhile at once; each answer used to send the probe and its entries again (72 copies in one bench join).
+  const { net, a, snapIndex } = followerNeedingSnapshot();
+  a.raw.propose(bytes('z'));
+  net.settle((m) => m.to === 'c' || m.from === 'c');
+  a.raw.step({
+    type: 'install_snapshot_result', from: 'c', to: 'a', term: term(a), snapshotIndex: snapIndex, offset: 0, nextOffset: 0,
+    installed: true, seq: 0, sentTick: 0,
+  });
+  const [probe, ...others] = ofType(drain(a).messages.filter((m) => m.to === 'c'), 'append_entries');
+  t.equal(others.length, 0);
+  t.match(probe, { prevLogIndex: snapIndex, entries: [{ index: snapIndex + 1 }] }, 'the probe carries the entry after the snapshot');
+  const sentTick = probe?.sentTick ?? 0;
+  const answer = (tick: number): Message => ({ type: 'heartbeat_result', from: 'c', to: 'a', term: term(a), seq: 0, sentTick: tick });
+  for (const tick of [sentTick - 2, sentTick - 1, sentTick, sentTick - 1]) a.raw.step(answer(tick));
+  t.same(drain(a).messages.filter((m) => m.to === 'c'), [], 'answers to heartbeats sent before the probe send nothing');
+  a.raw.step(answer(sentTick + 1));
+  a.raw.step(answer(sentTick + 1));
+  const again = ofType(drain(a).messages.filter((m) => m.to === 'c'), 'append_entries');
+  t.match(again, [{ prevLogIndex: snapIndex, entries: [{ index: snapIndex + 1 }] }], 'a later heartbeat\'s answer: the probe goes again, once');
+  t.match(a.raw.status().progress.c, { state: 'probe', match: snapIndex });
+});
+
 t.test('a follower being sent a snapshot that turns out to hold the snapshot\'s index goes back to plain replication', async (t) => {
   // Reference: section 7 (a snapshot is needed only for entries the leader has discarded)
   for (const [matchIndex, want] of [[-1, 'snapshot'], [0, 'replicate']] as const) {
