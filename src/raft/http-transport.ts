@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
+import { entryBytes } from './core/index.js';
 import type { Logger, Message, NodeId } from './core/index.js';
 import type { DigestAnswer } from './state-check.js';
 import { digestAnswerOf } from './state-check.js';
@@ -16,6 +17,7 @@ export interface HttpTransportOptions {
   /** `host:port` at which the others reach this node's Raft port. */
   readonly advertiseAddress: string;
   readonly clusterSecret: string | null;
+  /** The largest request body this node accepts; peers run with the same, so a request to them stays well under it. */
   readonly bodyBytesMax: number;
   /** Messages waiting for one peer; beyond it the oldest go (Raft retransmits what matters). */
   readonly queuedMessagesMax: number;
@@ -257,7 +259,8 @@ export class HttpTransport {
     peer.sending = true;
     try {
       while (peer.queue.length > 0 && !this.#closed && this.#peers.get(id) === peer) {
-        const messages = peer.queue.splice(0);
+        // A quarter of the peer's limit is left for the framing messageBytes does not count.
+        const messages = takeFitting(peer.queue, (this.#options.bodyBytesMax * 3) / 4);
         const body = encodeWire({ from: this.#options.nodeId, fromAddress: this.#options.advertiseAddress, messages });
         try {
           const response = await peer.pool.request({
@@ -356,6 +359,29 @@ export class HttpTransport {
   #learnAddress(id: NodeId, address: string): void {
     if (!this.#peers.has(id)) this.setPeerAddress(id, address);
   }
+}
+
+/**
+ * The oldest queued messages that come to at most `maxBytes` by `messageBytes` (at least one message). Messages
+ * queue while a request is out, and what a slow peer is owed can pass its body limit (a leader once queued 72
+ * copies of one probe, 58 MiB): a body over the limit is refused whole, and every message in it is lost.
+ */
+function takeFitting(queue: Message[], maxBytes: number): Message[] {
+  let bytes = 0;
+  let count = 0;
+  for (const m of queue) {
+    bytes += messageBytes(m);
+    if (count > 0 && bytes > maxBytes) break;
+    count++;
+  }
+  return queue.splice(0, count);
+}
+
+/** About what a message takes in a body: its entries or snapshot data, and its fields. */
+function messageBytes(m: Message): number {
+  if (m.type === 'append_entries') return 128 + m.entries.reduce((sum, e) => sum + entryBytes(e), 0);
+  if (m.type === 'install_snapshot') return 128 + m.data.byteLength;
+  return 128;
 }
 
 /** Settles when `done` does or after `ms`, whichever is first; a rejection counts as settling. */

@@ -55,6 +55,24 @@ t.test('messages and forwarded requests reach the peer; forwarded errors keep th
   t.ok(b.lastContactAtMs('a') === null && a.lastContactAtMs('b') !== null, 'a records when it last reached b');
 });
 
+t.test('messages queued past the peer\'s body limit go in several requests, in order, none lost', async (t) => {
+  const { a, received } = await pair(t, null);
+  // Six appends of 300 KB: one body would be 1.8 MB against the peer's 1 MiB limit, refused whole.
+  const appends: Message[] = [1, 2, 3, 4, 5, 6].map((i) => ({
+    type: 'append_entries', from: 'a', to: 'b', term: 2, prevLogIndex: i - 1, prevLogTerm: i === 1 ? 0 : 2,
+    entries: [{ type: 'normal', term: 2, index: i, data: new Uint8Array(300_000).fill(i) }], leaderCommit: 0, seq: i, sentTick: i,
+  }));
+  a.send(appends);
+  const delivered = (): Message[] => received.flatMap((batch) => batch.messages);
+  for (let i = 0; i < 200 && delivered().length < appends.length; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  const firstBytes = delivered().map((m) => {
+    const entry = m.type === 'append_entries' ? m.entries[0] : undefined;
+    return entry?.type === 'normal' ? entry.data[0] : null;
+  });
+  t.same(firstBytes, [1, 2, 3, 4, 5, 6], 'every append, in order');
+  t.ok(received.length >= 2, `${received.length} requests`);
+});
+
 t.test('without the cluster secret every peer route answers 401 and nothing is delivered', async (t) => {
   const { b, received, forwarded } = await pair(t, 's3cret');
   const batch = encodeWire({ from: 'a', fromAddress: '', messages: [heartbeat('a', 'b')] });
