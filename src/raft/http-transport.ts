@@ -3,8 +3,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
-import { entryBytes } from './core/index.js';
 import type { Logger, Message, NodeId } from './core/index.js';
+import { PeerQueue } from './peer-queue.js';
 import type { DigestAnswer } from './state-check.js';
 import { digestAnswerOf } from './state-check.js';
 import type { ForwardRequest, ForwardResponse, MessageBatch } from './wire.js';
@@ -19,7 +19,7 @@ export interface HttpTransportOptions {
   readonly clusterSecret: string | null;
   /** The largest request body this node accepts; peers run with the same, so a request to them stays well under it. */
   readonly bodyBytesMax: number;
-  /** Messages waiting for one peer; beyond it the oldest go (Raft retransmits what matters). */
+  /** Messages waiting for one peer (and at most two bodies' worth of bytes); beyond it the oldest go. */
   readonly queuedMessagesMax: number;
   readonly logger: Logger;
   /** Mutual TLS between peers (PEER_TLS_*): PEM bytes; every peer must present a certificate signed by `ca`. */
@@ -75,7 +75,7 @@ interface Peer {
   pool: Pool;
   /** Forwarded requests, which stay open until their entry applies. */
   forwardPool: Pool;
-  queue: Message[];
+  queue: PeerQueue;
   sending: boolean;
   /** Messages for this peer while one of its requests waits for its answers: they go back in that response. */
   replies: Message[] | null;
@@ -123,8 +123,9 @@ export class HttpTransport {
     if (peer !== undefined && peer.address === address) return;
     if (peer !== undefined) void closePools(peer);
     this.#peers.set(id, {
-      address, pool: this.#pool(address, 1), forwardPool: this.#pool(address, 256), queue: peer?.queue ?? [], sending: false, replies: null,
-      lastContactAtMs: peer?.lastContactAtMs ?? null,
+      address, pool: this.#pool(address, 1), forwardPool: this.#pool(address, 256),
+      queue: peer?.queue ?? new PeerQueue(this.#options.queuedMessagesMax, 2 * this.#options.bodyBytesMax), sending: false,
+      replies: null, lastContactAtMs: peer?.lastContactAtMs ?? null,
     });
   }
 
@@ -161,7 +162,6 @@ export class HttpTransport {
         continue;
       }
       peer.queue.push(m);
-      if (peer.queue.length > this.#options.queuedMessagesMax) peer.queue.shift();
     }
     for (const [id, peer] of this.#peers) {
       if (!peer.sending && peer.queue.length > 0) void this.#drain(id, peer);
@@ -259,8 +259,8 @@ export class HttpTransport {
     peer.sending = true;
     try {
       while (peer.queue.length > 0 && !this.#closed && this.#peers.get(id) === peer) {
-        // A quarter of the peer's limit is left for the framing messageBytes does not count.
-        const messages = takeFitting(peer.queue, (this.#options.bodyBytesMax * 3) / 4);
+        // A quarter of the peer's body limit is left for the framing that messageBytes does not count.
+        const messages = peer.queue.take((this.#options.bodyBytesMax * 3) / 4);
         const body = encodeWire({ from: this.#options.nodeId, fromAddress: this.#options.advertiseAddress, messages });
         try {
           const response = await peer.pool.request({
@@ -280,7 +280,7 @@ export class HttpTransport {
           this.#options.logger.debug({ peer_id: id, err }, 'send to peer failed');
           this.onUnreachable(id);
           // Everything queued meanwhile is stale too; Raft resends from its own state on the next heartbeat.
-          peer.queue.length = 0;
+          peer.queue.clear();
         }
       }
     } finally {
@@ -359,29 +359,6 @@ export class HttpTransport {
   #learnAddress(id: NodeId, address: string): void {
     if (!this.#peers.has(id)) this.setPeerAddress(id, address);
   }
-}
-
-/**
- * The oldest queued messages that come to at most `maxBytes` by `messageBytes` (at least one message). Messages
- * queue while a request is out, and what a slow peer is owed can pass its body limit (a leader once queued 72
- * copies of one probe, 58 MiB): a body over the limit is refused whole, and every message in it is lost.
- */
-function takeFitting(queue: Message[], maxBytes: number): Message[] {
-  let bytes = 0;
-  let count = 0;
-  for (const m of queue) {
-    bytes += messageBytes(m);
-    if (count > 0 && bytes > maxBytes) break;
-    count++;
-  }
-  return queue.splice(0, count);
-}
-
-/** About what a message takes in a body: its entries or snapshot data, and its fields. */
-function messageBytes(m: Message): number {
-  if (m.type === 'append_entries') return 128 + m.entries.reduce((sum, e) => sum + entryBytes(e), 0);
-  if (m.type === 'install_snapshot') return 128 + m.data.byteLength;
-  return 128;
 }
 
 /** Settles when `done` does or after `ms`, whichever is first; a rejection counts as settling. */
