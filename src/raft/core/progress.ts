@@ -74,11 +74,11 @@ export class Progress {
     return updated;
   }
 
-  /** Entries up to lastIndex left, `bytes` of them. Replicate state sends optimistically: next moves on at once. */
-  sentEntries(lastIndex: number, bytes = 0): void {
+  /** Entries up to lastIndex left at `sentTick`, `bytes` of them. Replicate state sends optimistically: next moves on at once. */
+  sentEntries(lastIndex: number, bytes = 0, sentTick = 0): void {
     if (this.state === 'replicate') {
       this.next = lastIndex + 1;
-      this.inflights.add(lastIndex, bytes);
+      this.inflights.add(lastIndex, bytes, sentTick);
     } else {
       assert.equal(this.state, 'probe', 'entries are not sent while a snapshot is in progress');
       this.probeSent = true;

@@ -49,7 +49,7 @@ export function maybeSendAppend(r: Raft, to: string, sendIfEmpty: boolean): bool
     type: 'append_entries', to, prevLogIndex, prevLogTerm, entries,
     leaderCommit: r.log.committed, seq: r.seq, sentTick: r.ticks,
   });
-  if (last !== undefined) pr.sentEntries(last.index, entries.reduce((sum, e) => sum + entryBytes(e), 0));
+  if (last !== undefined) pr.sentEntries(last.index, entries.reduce((sum, e) => sum + entryBytes(e), 0), r.ticks);
   else if (pr.state === 'probe') pr.probeSent = true;
   if (pr.state === 'probe') pr.probeSentTick = r.ticks;
   return true;

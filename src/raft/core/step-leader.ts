@@ -106,8 +106,10 @@ function handleHeartbeatResult(r: Raft, m: HeartbeatResult): void {
       if (m.sentTick > pr.probeSentTick) pr.probeSent = false;
       break;
     case 'replicate':
-      // A full window with the follower still answering means something was lost: free a slot to move on.
-      if (pr.inflights.isFull()) pr.inflights.freeFirst();
+      // A full window, and the follower answered a heartbeat sent after its oldest append but not the append: that
+      // append or its answer is lost (or late), so a slot is freed to move on. Only such answers count, as for a
+      // probe: a follower that was busy answers a burst of older ones, and each would free one more slot.
+      if (pr.inflights.isFull() && m.sentTick > (pr.inflights.oldestSentTick() ?? Infinity)) pr.inflights.freeFirst();
       break;
     case 'snapshot':
       // The chunk or its answer may have been lost: send it again once it is overdue.

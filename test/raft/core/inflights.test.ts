@@ -103,6 +103,21 @@ t.test('freeFirst frees the oldest message', async (t) => {
   t.equal(w.count, 0, 'freeFirst on an empty window does nothing');
 });
 
+t.test('the oldest in-flight message\'s send tick follows frees and resets', async (t) => {
+  const w = new Inflights(5);
+  t.equal(w.oldestSentTick(), null, 'none in flight');
+  w.add(3, 10, 7);
+  w.add(5, 10, 9);
+  w.add(8, 10, 12);
+  t.equal(w.oldestSentTick(), 7);
+  w.freeFirst();
+  t.equal(w.oldestSentTick(), 9);
+  w.freeTo(6);
+  t.equal(w.oldestSentTick(), 12);
+  w.reset();
+  t.equal(w.oldestSentTick(), null);
+});
+
 t.test('reset empties the window', async (t) => {
   const w = filled(2, 8, 9);
   w.reset();

@@ -468,6 +468,23 @@ t.test('a leader whose acknowledgements were all lost resumes sending once a fol
   t.equal(commit(net.node('b')), last);
 });
 
+t.test('a full window frees a slot for the answer to a heartbeat sent after its oldest append, not for older ones', async (t) => {
+  // Reference: section 5.3 (retries). A follower that was busy answers the heartbeats of that time all at once;
+  // each answer used to free a slot, so a burst of them opened the window by as many batches.
+  const { a } = stableCluster({ maxAppendBytes: 1, maxInflightBytes: 50 });
+  for (const s of ['w', 'x', 'y', 'z']) a.raw.propose(bytes(s));
+  const toB = ofType(drain(a).messages, 'append_entries').filter((m) => m.to === 'b');
+  t.same(toB.map((m) => m.entries.map(text)), [['w'], ['x']], 'the window is full');
+  const sentTick = toB[0]?.sentTick ?? 0;
+  const answer = (tick: number): Message => ({ type: 'heartbeat_result', from: 'b', to: 'a', term: term(a), seq: 0, sentTick: tick });
+  for (const tick of [sentTick - 1, sentTick, sentTick, sentTick - 3]) a.raw.step(answer(tick));
+  t.same(ofType(drain(a).messages, 'append_entries').filter((m) => m.to === 'b'), [], 'older answers free nothing');
+  a.raw.step(answer(sentTick + 1));
+  const again = ofType(drain(a).messages, 'append_entries').filter((m) => m.to === 'b');
+  t.same(again.map((m) => m.entries.map(text)), [['y']], 'a later heartbeat\'s answer frees one slot: one more batch');
+  t.match(a.raw.status().progress.b, { state: 'replicate', match: 4, next: 8 });
+});
+
 t.test('a leader sends several batches to a replicating follower in one Ready', async (t) => {
   // Reference: thesis section 10.2.2 (pipelining)
   const { net, a } = stableCluster({ maxAppendBytes: 1 });
