@@ -228,11 +228,21 @@ export class RaftRunner {
 
   /**
    * A linearizable read point (thesis §6.4): resolves once this node's state machine has applied
-   * everything committed when the read was asked; null when no leader could confirm it.
+   * everything committed when the read was asked; null when no leader confirmed it within an election timeout.
+   * A follower's request to the leader, or the answer, can be lost (the leader stepped down or died, a link
+   * dropped it), and nothing else would ever answer it; a late answer to a request given up on is ignored.
    */
   readIndex(): Promise<number | null> {
     const requestId = randomUUID();
-    const done = new Promise<number | null>((resolve) => this.#readWaiters.set(requestId, resolve));
+    const done = new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        if (this.#readWaiters.delete(requestId)) resolve(null);
+      }, this.#options.tickMs * this.#options.electionTimeoutTicks);
+      this.#readWaiters.set(requestId, (index) => {
+        clearTimeout(timer);
+        resolve(index);
+      });
+    });
     this.#raw.readIndex(requestId);
     this.#wake();
     return done;
