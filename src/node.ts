@@ -1,8 +1,10 @@
 // startNode builds every part of a node from its Config; close() takes them down in reverse order.
 import { mkdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { buildApp } from './api/app.js';
+import { ClientDrain } from './api/client-drain.js';
 import { StateChecks } from './api/state-checks.js';
 import type { Config } from './config/load.js';
 import * as limits from './config/limits.js';
@@ -25,8 +27,11 @@ export interface RunningNode {
   /** The ports actually bound (a test may ask for port 0). */
   readonly httpPort: number;
   readonly raftPort: number;
-  /** Hands leadership over if this node leads (SPEC §3, SIGTERM), then closes. */
-  shutdown(): Promise<void>;
+  /**
+   * SIGTERM (SPEC §3): stops serving gracefully (ClientDrain, for `clientDrainMs`, limits.clientDrainMs unless a
+   * test says otherwise), hands leadership over if this node leads, then closes.
+   */
+  shutdown(clientDrainMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,6 +80,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   const jobs = new JobQueries(store, { onDamaged: onFatal });
   const { scheduler, webhooks } = startScheduler(config, raft, store, jobs, log);
   const stateChecks = startStateChecks(config, raft, store, log.child({ module: 'state-check' }), onFatal);
+  const clientDrain = new ClientDrain();
   const app = await buildApp({
     apiTokens: config.apiTokens, bodyBytesMax: limits.clientBodyBytesMax, logger: log.child({ module: 'api' }), onFatal,
     https: clientTls,
@@ -87,6 +93,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     },
     store,
     stateChecks: stateChecks.checks,
+    stopping: () => clientDrain.isStopping(),
     limits: {
       maxJobs: config.maxJobs, maxPayloadBytes: config.maxPayloadBytes, denyPrivateWebhooks: config.webhookDenyPrivate,
       batchJobsMax: limits.batchJobsMax, listLimitDefault: limits.listLimitDefault,
@@ -114,7 +121,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     closed = true;
     stateChecks.stop();
     scheduler.stop('node closing');
-    await app.close();
+    await clientDrain.close(app, limits.clientCloseMs);
     await raft.close();
     await store.close();
     await webhooks.close();
@@ -129,10 +136,13 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   }
   return {
     config, app, raft, store, scheduler, httpPort, raftPort: raft.raftPort(), close,
-    shutdown: async () => {
+    shutdown: async (clientDrainMs = limits.clientDrainMs) => {
+      const stoppingAtMs = performance.now();
+      clientDrain.begin();
       // Attempts in progress end and are recorded first, so the next leader sends none of them again.
       if (raft.status().membership.voters.length > 1) await scheduler.drain(limits.drainTimeoutMs);
       await handOver(raft, log);
+      await sleep(Math.max(0, clientDrainMs - (performance.now() - stoppingAtMs)));
       await close();
     },
   };

@@ -60,6 +60,8 @@ export interface AppDeps {
   readonly limits: JobLimits;
   /** Cross-member state checks: run one, or read the last. */
   readonly stateChecks: { run(): Promise<DoneStateCheck>; last(): DoneStateCheck | null };
+  /** True once the node is stopping (SIGTERM): /ready says so, and each answer closes its connection. */
+  readonly stopping: () => boolean;
 }
 
 declare module 'fastify' {
@@ -89,7 +91,9 @@ export async function buildApp(options: AppOptions, deps: AppDeps): Promise<Fast
   const common = {
     bodyLimit: options.bodyBytesMax,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' as const, allErrors: false } },
-    return503OnClosing: true,
+    // A closing port still answers the requests that reach it on open connections (each then closes): a 503 there
+    // would be an error the client cannot tell from a write that failed half-way (ClientDrain, node.ts).
+    return503OnClosing: false,
     // One log line per request would drown the node's own events at thousands of requests a second.
     logController: new LogController({ disableRequestLogging: true }),
     ...(options.https === null ? {} : { https: { cert: options.https.cert, key: options.https.key } }),
@@ -97,6 +101,11 @@ export async function buildApp(options: AppOptions, deps: AppDeps): Promise<Fast
   const app = (options.logger === false ? Fastify({ ...common, logger: false })
     : Fastify({ ...common, loggerInstance: options.logger })) as unknown as FastifyInstance;
   installErrorHandler(app, options.onFatal);
+  // At sending, so that an answer to a request that came in before the node began to stop closes its connection too.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (deps.stopping()) void reply.header('connection', 'close');
+    done(null, payload);
+  });
   await app.register(swagger, {
     openapi: {
       info: { title: 'scheduled-db', version: '0.1.0', description: 'Jobs, cluster and operations API' },

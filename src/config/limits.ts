@@ -109,6 +109,13 @@ export const webhookConnectionsPerOrigin = 64;
 export const deadLettersPageMax = 1000;
 /** How long a SIGTERM'd leader waits for attempts in progress to end and be recorded before it hands over. */
 export const drainTimeoutMs = 5000;
+/**
+ * How long a SIGTERM'd node goes on serving, with /ready at 503 and every answer closing its connection, before
+ * its client port closes: load balancers and keep-alive clients move on first (a leader's drain and hand-over count).
+ */
+export const clientDrainMs = 500;
+/** How long a closing client port waits for requests in progress before it cuts their connections. */
+export const clientCloseMs = 10_000;
 
 /**
  * The spread of election timeouts, [ELECTION_TIMEOUT, ELECTION_TIMEOUT + this). No vote is granted before
@@ -137,7 +144,7 @@ export const limits = {
   snapshotLogBytesThreshold,
   peerBodyBytesMax, pendingReadsMax, nearSlotsHeld, webhooksInFlightMax, catchupFiresMax, catchupGraceMs,
   catchupScanFiresMax, fireEventsPerEntryMax, fireEventsEntrySpacingMs, claimLeadMs, leaseCheckMs, indexPageFires, webhookConnectionsPerOrigin,
-  deadLettersPageMax, drainTimeoutMs, storeCheckPauseMs, stateDigestWaitMs,
+  deadLettersPageMax, drainTimeoutMs, clientDrainMs, clientCloseMs, storeCheckPauseMs, stateDigestWaitMs,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };

@@ -11,8 +11,10 @@ export async function healthRoutes(app: FastifyInstance, deps: AppDeps): Promise
   app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
     const s = deps.cluster.status();
     const applied = deps.store.appliedIndex();
-    const ready = s.leaderId !== null && applied >= s.commitIndex;
-    const reason = s.leaderId === null ? 'no known leader' : ready ? null : `applied ${applied} of ${s.commitIndex} committed`;
+    const stopping = deps.stopping();
+    const ready = !stopping && s.leaderId !== null && applied >= s.commitIndex;
+    const reason = stopping ? 'stopping' : s.leaderId === null ? 'no known leader'
+      : ready ? null : `applied ${applied} of ${s.commitIndex} committed`;
     return reply.code(ready ? 200 : 503).send({
       ready, role: s.role, leader: s.leaderId, commit_index: s.commitIndex, applied_index: applied, ...(reason === null ? {} : { reason }),
     });
