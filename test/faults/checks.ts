@@ -371,7 +371,7 @@ const alarming = [/uncaught/i, /unhandled/i, /\bFATAL\b/, /"level":60/, /Asserti
 
 export function checkCrashes(exits: readonly ExitRecord[], logs: ReadonlyMap<string, string>): Violation[] {
   const violations: Violation[] = exits.filter((e) => !e.expected).map((e) => ({
-    check: 'crashes' as const, message: `${e.id} (pid ${e.pid}) exited by itself at ${Math.round(e.atMs)} (${e.signal ?? `code ${e.code}`})`,
+    check: 'crashes' as const, message: `${e.id} (pid ${e.pid}) ${e.note === undefined ? 'exited by itself' : e.note} at ${Math.round(e.atMs)} (${e.signal ?? `code ${e.code}`})`,
   }));
   for (const [node, log] of logs) {
     const lines = log.split('\n').filter((line) => alarming.some((re) => re.test(line)));

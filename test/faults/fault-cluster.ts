@@ -16,7 +16,12 @@ export interface ExitRecord {
   readonly atMs: number;
   /** The nemesis or the teardown killed it; any other exit is a crash. */
   readonly expected: boolean;
+  /** Why an exit after SIGTERM is not the clean one it must be (a hang, an exit code but 0). */
+  readonly note?: string;
 }
+
+/** How long a SIGTERMed node may take to drain, hand over and exit. */
+const terminateGraceMs = 20_000;
 
 export interface FaultClusterOptions {
   readonly size: number;
@@ -29,6 +34,10 @@ export interface FaultClusterOptions {
 export class FaultCluster {
   readonly exits: ExitRecord[] = [];
   readonly #expectedExit = new Set<number>();
+  /** PIDs sent SIGTERM: expected to exit with code 0, by themselves. */
+  readonly #terminated = new Set<number>();
+  /** PIDs that outlived terminateGraceMs after SIGTERM and were killed. */
+  readonly #hung = new Set<number>();
   readonly #stopped = new Set<string>();
   readonly #runDir: string;
   #cluster: ProcessCluster | null = null;
@@ -101,6 +110,34 @@ export class FaultCluster {
   }
 
   /**
+   * SIGTERM, as a rolling restart sends it: the node drains (a leader hands over first) and exits by itself. Links
+   * into it stay up meanwhile, since a hand-over talks to the peers. A node that has not exited after
+   * `terminateGraceMs` is killed, and that exit, like one with a code other than 0, is a crash of the run.
+   */
+  async terminate(node: NodeHandle): Promise<void> {
+    const child = node.process;
+    const pid = child?.pid;
+    if (child === null || child === undefined || pid === undefined) return;
+    this.cont(node);
+    this.#terminated.add(pid);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([
+      exited.then(() => true),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), terminateGraceMs); }),
+    ]);
+    clearTimeout(timer);
+    if (!inTime) {
+      this.#hung.add(pid);
+      child.kill('SIGKILL');
+      await exited;
+    }
+    node.process = null;
+    await this.mesh.targetDown(node.id);
+  }
+
+  /**
    * Starts a killed node again on its own data dir, and waits until it answers /health. Links into it open only then:
    * a peer dialling a proxy whose target is not listening yet would see a reset, which reads as "maybe sent".
    */
@@ -164,9 +201,11 @@ export class FaultCluster {
     child.stdout?.on('data', write);
     child.stderr?.on('data', write);
     child.once('exit', (code, signal) => {
-      const expected = this.#expectedExit.has(pid);
-      this.exits.push({ id: node.id, pid, code, signal, atMs: nowMs(), expected });
-      appendFileSync(path, `--- ${new Date(nowMs()).toISOString()} ${node.id} pid ${pid} exited (${signal ?? code})${expected ? '' : ' UNEXPECTEDLY'}\n`);
+      const note = this.#hung.has(pid) ? `still running ${terminateGraceMs} ms after SIGTERM, killed`
+        : this.#terminated.has(pid) && code !== 0 ? `exited with ${signal ?? `code ${code}`} after SIGTERM, not code 0` : undefined;
+      const expected = note === undefined && (this.#expectedExit.has(pid) || this.#terminated.has(pid));
+      this.exits.push({ id: node.id, pid, code, signal, atMs: nowMs(), expected, ...(note === undefined ? {} : { note }) });
+      appendFileSync(path, `--- ${new Date(nowMs()).toISOString()} ${node.id} pid ${pid} exited (${signal ?? code})${expected ? '' : ` UNEXPECTEDLY${note === undefined ? '' : `: ${note}`}`}\n`);
       if (!expected && node.process === child) {
         // A crash: the harness sees the node down, as after a kill, so the run can heal it.
         node.process = null;

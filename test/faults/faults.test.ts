@@ -1,4 +1,4 @@
-// The short fault suite of `npm test`: four fault kinds on real processes, every check must pass. The seed is random
+// The short fault suite of `npm test`: five fault kinds on real processes, every check must pass. The seed is random
 // and printed (FAULTS_SEED=<n> repeats one; FAULTS_KINDS=a,b picks other kinds); `npm run faults` is the long version.
 //
 // It runs `test/faults/run.ts` in a child process without tap's coverage: in-process, with V8 coverage on, the test
@@ -10,7 +10,7 @@ import { randomSeed } from './random.js';
 
 const rootDir = join(import.meta.dirname, '..', '..');
 const seed = process.env['FAULTS_SEED'] === undefined ? randomSeed() : Number(process.env['FAULTS_SEED']);
-const kinds = process.env['FAULTS_KINDS'] ?? 'kill-leader,stop-leader,isolate-leader,one-way';
+const kinds = process.env['FAULTS_KINDS'] ?? 'kill-leader,term-leader,stop-leader,isolate-leader,one-way';
 const faultSecondsPerKind = 8;
 
 t.test(`fault runs (${kinds}): no lost or phantom write, convergence, linearizable reads, fires as promised, only the leader fires, no crash`, async (t) => {

@@ -10,7 +10,7 @@ import type { LinkMode } from './proxy.js';
 import type { Rng } from './random.js';
 
 export const faultKinds = [
-  'kill-leader', 'kill-follower', 'kill-two', 'stop-leader', 'stop-follower',
+  'kill-leader', 'kill-follower', 'kill-two', 'kill-all', 'term-leader', 'stop-leader', 'stop-follower',
   'isolate-leader', 'split', 'split-all', 'one-way', 'slow', 'flaky',
 ] as const;
 export type FaultKind = typeof faultKinds[number];
@@ -97,6 +97,14 @@ export class Nemesis {
       'kill-leader': async () => kill([await this.#leader()]),
       'kill-follower': async () => kill([await this.#follower()]),
       'kill-two': async () => kill(rng.shuffle(c.live()).slice(0, 2)),
+      // The whole cluster at once (a power cut of the rack): every acknowledged write and claim must come back.
+      'kill-all': async () => kill(rng.shuffle(c.nodes.filter((n) => c.isUp(n)))),
+      // One step of a rolling restart: the leader hands over, exits by itself, and comes back on its data dir.
+      'term-leader': async () => {
+        const leader = await this.#leader();
+        await c.terminate(leader);
+        return { detail: `SIGTERM ${leader.id}`, heal: async () => c.restart(leader) };
+      },
       'stop-leader': async () => stop(await this.#leader()),
       'stop-follower': async () => stop(await this.#follower()),
       'isolate-leader': async () => {
