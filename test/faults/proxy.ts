@@ -252,11 +252,17 @@ export class LinkProxy {
    * dead peer (an accepted-then-reset connection would read as "maybe sent", a different error path in the node).
    */
   async targetDown(): Promise<void> {
-    for (const connection of [...this.#connections]) connection.reset();
-    if (!this.#listening) return;
+    if (!this.#listening) {
+      for (const connection of [...this.#connections]) connection.reset();
+      return;
+    }
     this.#listening = false;
     const server = this.#server;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Stop accepting first, then reset: server.close() waits for every connection it accepted, and one accepted
+    // between a reset and the close would keep it waiting as long as its client keeps it open.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const connection of [...this.#connections]) connection.reset();
+    await closed;
     this.#server = this.#newServer();
   }
 
