@@ -76,10 +76,14 @@ export class Nemesis {
     const { rng } = this.#options;
     const kill = async (nodes: readonly NodeHandle[]): Promise<{ detail: string; heal: () => Promise<void> }> => {
       await Promise.all(nodes.map((n) => c.kill(n, 'SIGKILL')));
+      // Several nodes come back either all at once (the rack's power returns: simultaneous elections from cold
+      // logs) or one after another (an operator brings them up in turn: a lone node must not lead).
+      const together = nodes.length > 1 && rng.chance(0.5);
       return {
-        detail: `kill -9 ${nodes.map((n) => n.id).join(' ')}`,
+        detail: `kill -9 ${nodes.map((n) => n.id).join(' ')}${nodes.length > 1 ? (together ? ', back together' : ', back in turn') : ''}`,
         heal: async () => {
-          for (const n of nodes) await c.restart(n);
+          if (together) await Promise.all(nodes.map((n) => c.restart(n)));
+          else for (const n of nodes) await c.restart(n);
         },
       };
     };
