@@ -8,6 +8,7 @@ import { ClientDrain } from './api/client-drain.js';
 import { StateChecks } from './api/state-checks.js';
 import type { Config } from './config/load.js';
 import * as limits from './config/limits.js';
+import { specProblem } from './jobs/spec-check.js';
 import type { CommandResult, FireEvent } from './jobs/commands.js';
 import { CommandDecodeError, decodeCommand, encodeCommand } from './jobs/codec.js';
 import { checkTables } from './leveldb/table-check.js';
@@ -82,7 +83,8 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   const stateChecks = startStateChecks(config, raft, store, log.child({ module: 'state-check' }), onFatal);
   const clientDrain = new ClientDrain();
   const app = await buildApp({
-    apiTokens: config.apiTokens, bodyBytesMax: limits.clientBodyBytesMax, logger: log.child({ module: 'api' }), onFatal,
+    apiTokens: config.apiTokens, bodyBytesMax: limits.clientBodyBytesMax, requestReceiveMs: limits.requestReceiveMs,
+    pathParamCharsMax: limits.pathParamCharsMax, logger: log.child({ module: 'api' }), onFatal,
     https: clientTls,
   }, {
     cluster: raft,
@@ -238,7 +240,7 @@ export function raftServiceOptions(config: Config, peerTls: RaftServiceOptions['
     maxAppendBytes: limits.appendBytesMax, maxApplyBytes: limits.applyBytesMax, snapshotChunkBytes: limits.snapshotChunkBytes,
     maxPendingReads: limits.pendingReadsMax, snapshotEntriesThreshold: config.snapshotCount,
     snapshotLogBytesThreshold: limits.snapshotLogBytesThreshold,
-    peerBodyBytesMax: limits.peerBodyBytesMax, proposalTimeoutMs: limits.proposalTimeoutMs,
+    peerBodyBytesMax: limits.peerBodyBytesMax, requestReceiveMs: limits.requestReceiveMs, proposalTimeoutMs: limits.proposalTimeoutMs,
     logger, onFatal, checkProposal: commandProblemOf,
   };
 }
@@ -246,7 +248,12 @@ export function raftServiceOptions(config: Config, peerTls: RaftServiceOptions['
 /** Why bytes a follower forwarded are not a command (the leader proposes none that every node could not apply). */
 function commandProblemOf(data: Uint8Array): string | null {
   try {
-    decodeCommand(data);
+    const command = decodeCommand(data);
+    if (command.type !== 'create_jobs') return null;
+    for (const [i, { spec }] of command.jobs.entries()) {
+      const problem = specProblem(spec);
+      if (problem !== null) return `create_jobs: spec ${i} (${spec.id}): ${problem}`;
+    }
     return null;
   } catch (err) {
     if (err instanceof CommandDecodeError) return err.message;

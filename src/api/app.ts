@@ -40,6 +40,10 @@ export interface AppOptions {
   readonly apiTokens: readonly ApiToken[];
   /** Largest request body; POST /jobs/batch needs room for 10,000 jobs. */
   readonly bodyBytesMax: number;
+  /** How long a client has to send one whole request; a body that stops arriving is cut then (408). */
+  readonly requestReceiveMs: number;
+  /** Characters of one path parameter: room for the longest job id and fire id. */
+  readonly pathParamCharsMax: number;
   readonly logger: FastifyBaseLogger | false;
   readonly onFatal: (err: unknown) => void;
   /** TLS on the client port (TLS_CERT_FILE / TLS_KEY_FILE). */
@@ -90,6 +94,8 @@ function leaderToRedirectTo(request: FastifyRequest, cluster: ClusterPort): stri
 export async function buildApp(options: AppOptions, deps: AppDeps): Promise<FastifyInstance> {
   const common = {
     bodyLimit: options.bodyBytesMax,
+    requestTimeout: options.requestReceiveMs,
+    maxParamLength: options.pathParamCharsMax,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' as const, allErrors: false } },
     // A closing port still answers the requests that reach it on open connections (each then closes): a 503 there
     // would be an error the client cannot tell from a write that failed half-way (ClientDrain, node.ts).

@@ -23,6 +23,16 @@ export const payloadBytesMax = 1 * mib;
 export const batchEntryJobsMax = 1000;
 /** A small job as JSON (id, type, time, URL, a few headers and a short payload), to size the batch body. */
 export const jobBytesTypical = 2 * kib;
+/**
+ * How long a client or a peer has to send one whole request, headers and body. A body that stops arriving would
+ * otherwise hold its connection forever (fastify sets no limit); 32 MiB at 10 Mbit/s takes 27 s.
+ */
+export const requestReceiveMs = 30_000;
+/**
+ * Characters of one path parameter: a job id is up to 128, a fire id (`<job id>@<ms>`) up to 145. fastify's own
+ * default is 100, which answered 414 for every route of a job whose id it had just created.
+ */
+export const pathParamCharsMax = 256;
 /** How long a follower waits for the leader's answer to a forwarded write. */
 export const forwardTimeoutMs = 10_000;
 /** How long a write waits for its entry to commit and apply before it is answered 504 outcome_unknown. */
@@ -139,7 +149,7 @@ export function toTicks(ms: number): number {
 /** Every constant above, by name; what `assertLimitRelations` checks. */
 export const limits = {
   batchJobsMax, listLimitMax, listLimitDefault, scheduleCountMax, scheduleCountDefault, clientBodyBytesMax,
-  payloadBytesMax, jobBytesTypical, forwardTimeoutMs, proposalTimeoutMs, raftTickMs, inflightAppendsMax, inflightBytesMax,
+  payloadBytesMax, jobBytesTypical, requestReceiveMs, pathParamCharsMax, forwardTimeoutMs, proposalTimeoutMs, raftTickMs, inflightAppendsMax, inflightBytesMax,
   appendBytesMax, applyBytesMax, batchEntryJobsMax, snapshotChunkBytes, uncommittedBytesMax, proposalBatchBytesMax,
   snapshotLogBytesThreshold,
   peerBodyBytesMax, pendingReadsMax, nearSlotsHeld, webhooksInFlightMax, catchupFiresMax, catchupGraceMs,

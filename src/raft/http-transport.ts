@@ -19,6 +19,8 @@ export interface HttpTransportOptions {
   readonly clusterSecret: string | null;
   /** The largest request body this node accepts; peers run with the same, so a request to them stays well under it. */
   readonly bodyBytesMax: number;
+  /** How long a peer has to send one whole request; a body that stops arriving is cut then (408). */
+  readonly requestReceiveMs: number;
   /** Messages waiting for one peer (and at most two bodies' worth of bytes); beyond it the oldest go. */
   readonly queuedMessagesMax: number;
   readonly logger: Logger;
@@ -38,6 +40,11 @@ export interface HttpTransportHandlers {
    * been sent: the answers sent until then go back in the response to the peer's request.
    */
   onMessages(batch: MessageBatch): Promise<void> | void;
+  /**
+   * Whether this node takes Raft messages from `id`: a member of its configuration, or anyone while it has none
+   * (a joining node, before the leader's first message tells it the cluster).
+   */
+  acceptsFrom(id: string): boolean;
   /** A follower's forwarded request; resolves with the result or rejects with an error that has a `code`. */
   onForward(request: ForwardRequest): Promise<unknown>;
   /** This node's digest of its state at `index`, waiting up to `waitMs` for it to be applied and computed. */
@@ -97,10 +104,11 @@ export class HttpTransport {
 
   static async listen(options: HttpTransportOptions, handlers: HttpTransportHandlers): Promise<HttpTransport> {
     const tls = options.tls;
+    const common = { bodyLimit: options.bodyBytesMax, requestTimeout: options.requestReceiveMs, logger: false, return503OnClosing: true };
     const server = (tls === null
-      ? Fastify({ bodyLimit: options.bodyBytesMax, logger: false, return503OnClosing: true })
+      ? Fastify(common)
       : Fastify({
-        bodyLimit: options.bodyBytesMax, logger: false, return503OnClosing: true,
+        ...common,
         https: { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true },
       })) as unknown as FastifyInstance;
     const transport = new HttpTransport(options, server);
@@ -324,6 +332,11 @@ export class HttpTransport {
     });
     server.post('/raft/messages', async (request, reply) => {
       const batch = messageBatch(decodeWire(bodyBytes(request.body)), this.#options.nodeId);
+      // A stranger's vote request, append or snapshot must change nothing: not the term, not the leader, not
+      // the log (a removed node, a node of another cluster given this address, or anyone on the network).
+      if (!handlers.acceptsFrom(batch.from)) {
+        return reply.code(403).send({ error: `${batch.from} is not a member of this node's cluster`, code: 'not_a_member' });
+      }
       if (batch.fromAddress !== '') this.#learnAddress(batch.from, batch.fromAddress);
       const peer = request.headers[repliesHeader] === '1' ? this.#peers.get(batch.from) : undefined;
       if (peer === undefined || peer.replies !== null) {

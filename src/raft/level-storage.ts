@@ -252,6 +252,8 @@ export class LevelStorage implements Storage {
   readonly #db: Db;
   readonly #location: string;
   readonly #files: SnapshotFiles;
+  /** Checks a received snapshot file whole; throws if the state machine could not restore from it. */
+  readonly #checkSnapshot: (path: string) => Promise<void>;
   readonly #state: LogState;
   /** Normal entries up to here hold `droppedData` in memory. */
   #droppedThrough: number;
@@ -268,8 +270,9 @@ export class LevelStorage implements Storage {
   #clearError: Error | null = null;
   #closed = false;
 
-  private constructor(db: Db, location: string, files: SnapshotFiles, state: LogState) {
+  private constructor(db: Db, location: string, files: SnapshotFiles, state: LogState, checkSnapshot: (path: string) => Promise<void>) {
     this.#db = db;
+    this.#checkSnapshot = checkSnapshot;
     this.#location = location;
     this.#files = files;
     this.#state = state;
@@ -278,7 +281,8 @@ export class LevelStorage implements Storage {
   }
 
   /** Opens (creating if needed) the storage in `dir`, and refuses, with a LevelStorageError, data it cannot trust. */
-  static async open(dir: string): Promise<LevelStorage> {
+  /** `checkSnapshot` vets a received snapshot before it replaces anything (the default takes any file). */
+  static async open(dir: string, checkSnapshot: (path: string) => Promise<void> = async () => {}): Promise<LevelStorage> {
     const location = raftLogDir(dir);
     await mkdir(dir, { recursive: true });
     const db = await openDb(location);
@@ -292,7 +296,7 @@ export class LevelStorage implements Storage {
       }
       files.serve(path);
       await files.removeAllBut(path);
-      return new LevelStorage(db, location, files, state);
+      return new LevelStorage(db, location, files, state, checkSnapshot);
     } catch (err) {
       // Any failure to load (LevelStorageError or I/O) leaves nothing open behind it; the caller gets the error as is.
       await db.close();
@@ -419,7 +423,14 @@ export class LevelStorage implements Storage {
       `compaction to ${w.compaction?.index}: snapshot file ${compactionPath} was not written`);
 
     await this.#files.stage(w.snapshotChunks);
-    if (w.snapshot !== null) await this.#files.promote(w.snapshot);
+    if (w.snapshot !== null) {
+      // Before anything changes: once promoted, the log is compacted behind it and the state machine cleared for
+      // it, so a damaged or forged file would cost every entry and job this node held, and its next start too.
+      const staged = this.#files.stagedPath();
+      assert.ok(staged !== null, `install of snapshot ${w.snapshot.index} that was not staged`);
+      await this.#checkSnapshot(staged);
+      await this.#files.promote(w.snapshot);
+    }
     if (compactionPath !== null) await this.#files.makeDurable(compactionPath);
     const snapshotChanged = w.snapshot !== null || w.compaction !== null;
     const s = this.#state;

@@ -1,7 +1,7 @@
 // A node's replication as the rest of the program sees it: propose, read linearizably, change membership, on any node.
 import { join } from 'node:path';
 import type { Entry, Logger, NodeId, Status } from './core/index.js';
-import { RaftError } from './core/index.js';
+import { isMember, RaftError } from './core/index.js';
 import { ForwardError, HttpTransport } from './http-transport.js';
 import type { PeerTls } from './http-transport.js';
 import { LevelStorage, LevelStorageError } from './level-storage.js';
@@ -60,6 +60,7 @@ export interface RaftServiceOptions {
   readonly snapshotEntriesThreshold: number;
   readonly snapshotLogBytesThreshold: number;
   readonly peerBodyBytesMax: number;
+  readonly requestReceiveMs: number;
   readonly proposalTimeoutMs: number;
   readonly logger: Logger;
   readonly onFatal: (err: unknown) => void;
@@ -104,7 +105,7 @@ export class RaftService {
   /** Opens the log, listens on the Raft port, waits for BOOTSTRAP_EXPECT peers on a new cluster, starts ticking. */
   static async start(options: RaftServiceOptions, sm: StateMachine): Promise<RaftService> {
     const openedAtMs = performance.now();
-    const storage = await LevelStorage.open(options.dataDir);
+    const storage = await LevelStorage.open(options.dataDir, (path) => sm.checkSnapshot(path));
     options.logger.info({ first_index: storage.firstIndex(), last_index: storage.lastIndex(), snapshot_index: storage.snapshot().index,
       duration_ms: Math.round(performance.now() - openedAtMs) }, 'raft log opened');
     const fresh = storage.isEmpty();
@@ -121,10 +122,16 @@ export class RaftService {
     let service: RaftService | null = null;
     const transport = await HttpTransport.listen({
       nodeId: options.nodeId, host: options.raftHost, port: options.raftPort, advertiseAddress: options.advertiseAddress,
-      clusterSecret: options.clusterSecret, bodyBytesMax: options.peerBodyBytesMax, queuedMessagesMax: 10_000,
+      clusterSecret: options.clusterSecret, bodyBytesMax: options.peerBodyBytesMax, requestReceiveMs: options.requestReceiveMs, queuedMessagesMax: 10_000,
       logger: options.logger, tls: options.peerTls,
     }, {
       onMessages: (batch) => (service === null ? undefined : service.#runner.step(batch.messages)),
+      acceptsFrom: (id) => {
+        // Before the service exists, onMessages drops everything anyway.
+        if (service === null) return true;
+        const { membership } = service.status();
+        return (membership.voters.length === 0 && membership.learners.length === 0) || isMember(membership, id);
+      },
       onForward: (request) => {
         if (service === null) throw new RaftError('not_leader', 'starting up');
         return service.#onForward(request, 'peer');

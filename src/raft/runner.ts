@@ -26,6 +26,8 @@ export interface StateMachine {
   apply(entries: readonly Entry[]): Promise<ReadonlyMap<number, unknown>>;
   /** Replaces the whole state with the snapshot file's contents, which hold the state at `meta.index`. */
   restore(path: string, meta: SnapshotMeta): Promise<void>;
+  /** Throws unless `restore` could read the file: checked before a received snapshot replaces the log and state. */
+  checkSnapshot(path: string): Promise<void>;
   /**
    * Starts writing the state as of appliedIndex() to `path`, from a point-in-time view taken at once, so
    * applying may go on meanwhile. Resolves when the file is complete and synced.

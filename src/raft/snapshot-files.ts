@@ -78,6 +78,11 @@ export class SnapshotFiles {
     return join(this.dir, `snap-${String(index).padStart(16, '0')}-${String(term).padStart(16, '0')}`);
   }
 
+  /** The staging file's path, while a transfer is under way. */
+  stagedPath(): string | null {
+    return this.#staging?.path ?? null;
+  }
+
   staged(): Staged | null {
     return this.#staging?.staged ?? null;
   }

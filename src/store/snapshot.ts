@@ -126,6 +126,11 @@ export async function readSnapshotFile(path: string, onBatch: (records: Snapshot
   return scan(path, onBatch, batchRecords);
 }
 
+/** Checks the whole file (structure, count and checksum) without reading its records into anything. */
+export async function checkSnapshotFile(path: string): Promise<void> {
+  await scan(path, null, 2000);
+}
+
 /** One pass over the file; without `onBatch` it only checks it. The records' values are views of the read buffers. */
 async function scan(path: string, onBatch: ((records: SnapshotRecord[]) => Promise<void>) | null,
   batchRecords: number): Promise<number> {

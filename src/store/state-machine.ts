@@ -17,7 +17,7 @@ import {
   appliedKey, firingPausedKey, jobCountKey, jobKey, jobKeysDigestKey, jobPrefix, memberKey, memberPrefix, nextFireKey,
   nextFirePrefix, parseNextFireKey, prefixEnd,
 } from './keys.js';
-import { readSnapshotFile, SnapshotFileError, writeSnapshotFile } from './snapshot.js';
+import { checkSnapshotFile, readSnapshotFile, SnapshotFileError, writeSnapshotFile } from './snapshot.js';
 
 /** The entry shapes the store applies; structurally the Raft core's entries, which the store does not import. */
 export type AppliedEntry =
@@ -267,6 +267,10 @@ export class StateMachine {
    * the store behind the log's snapshot and the node restores again at start. The job records must add up to the
    * file's count and key digest (a snapshot from a build before the digest gets it here).
    */
+  async checkSnapshot(path: string): Promise<void> {
+    await checkSnapshotFile(path);
+  }
+
   async restore(path: string, meta: { readonly index: number; readonly term: number }): Promise<void> {
     await this.#db.del(appliedKey);
     this.#applied = { index: 0, term: 0 };

@@ -1,5 +1,6 @@
 // The jobs API of SPEC §2 on a real one-node cluster: every route, every 4xx, and that bad input changes nothing.
 import t from 'tap';
+import * as limits from '../../src/config/limits.js';
 import type { TestNode } from './single-node.js';
 import { startSingleNode } from './single-node.js';
 
@@ -199,4 +200,27 @@ t.test('debug/cluster, health and ready describe the node', async (t) => {
   t.match(ui.body, /swagger-ui/i);
   const css = await solo.node.app.inject({ method: 'GET', url: '/docs/static/swagger-ui.css' });
   t.equal(css.statusCode, 200, 'a static file of the UI');
+});
+
+t.test('a job with a 128-character id is reachable on every route; a fire id of such a job is too', async (t) => {
+  const id = `${'y'.repeat(127)}z`;
+  t.equal((await call('POST', '/jobs', unico(id))).status, 201);
+  // fastify's default path parameter bound (100) answered 414 here for a job it had just created.
+  t.equal((await call('GET', `/jobs/${id}`)).status, 200);
+  t.equal((await call('GET', `/jobs/${id}/schedule?count=1`)).status, 200);
+  t.equal((await call('POST', `/jobs/${id}/pause`)).status, 200);
+  t.equal((await call('POST', `/jobs/${id}/resume`)).status, 200);
+  t.equal((await call('PATCH', `/jobs/${id}`, { payload: { a: 1 } })).status, 200);
+  const redrive = await call('POST', `/dead-letters/${id}@253402300799999/redrive`);
+  t.equal(redrive.status, 404, 'a fire id of 145 characters reaches the route');
+  t.match(redrive.body, { code: 'dead_letter_not_found' });
+  t.equal((await call('DELETE', `/jobs/${id}`)).status, 204);
+  t.equal((await call('GET', `/jobs/${id}`)).status, 404);
+});
+
+t.test('a request body that stops arriving is cut after requestReceiveMs, not held forever', async (t) => {
+  // fastify sets no request timeout by default: a client that sent half a body held its connection for good.
+  // Waiting out the real 30 s (and node's 30 s check interval) here would be slow: check the server's setting.
+  t.equal(solo.node.app.server.requestTimeout, limits.requestReceiveMs);
+  t.ok(limits.requestReceiveMs > 0 && limits.requestReceiveMs <= 60_000);
 });

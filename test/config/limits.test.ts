@@ -20,7 +20,8 @@ function failureOf(l: Limits): string {
 t.test('the bounds have their documented values', async (t) => {
   t.strictSame({ ...limits }, {
     batchJobsMax: 10_000, listLimitMax: 1000, listLimitDefault: 100, scheduleCountMax: 100, scheduleCountDefault: 10,
-    clientBodyBytesMax: 32 * mib, payloadBytesMax: mib, jobBytesTypical: 2048, forwardTimeoutMs: 10_000,
+    clientBodyBytesMax: 32 * mib, payloadBytesMax: mib, jobBytesTypical: 2048, requestReceiveMs: 30_000, pathParamCharsMax: 256,
+    forwardTimeoutMs: 10_000,
     proposalTimeoutMs: 10_000, raftTickMs: 50, inflightAppendsMax: 64, inflightBytesMax: 8 * mib, appendBytesMax: mib, applyBytesMax: 512 * 1024,
     batchEntryJobsMax: 1000, snapshotChunkBytes: mib,
     uncommittedBytesMax: 64 * mib, proposalBatchBytesMax: 8 * mib, snapshotLogBytesThreshold: 64 * mib,

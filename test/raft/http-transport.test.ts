@@ -13,9 +13,10 @@ async function pair(t: { teardown(fn: () => Promise<void>): void }, secret: stri
   const received: MessageBatch[] = [];
   const forwarded: ForwardRequest[] = [];
   const make = (id: string, onForward: (r: ForwardRequest) => Promise<unknown>) => HttpTransport.listen({
-    nodeId: id, host: '127.0.0.1', port: 0, advertiseAddress: '', clusterSecret: secret, bodyBytesMax: 1024 * 1024,
+    nodeId: id, host: '127.0.0.1', port: 0, advertiseAddress: '', clusterSecret: secret, bodyBytesMax: 1024 * 1024, requestReceiveMs: 30_000,
     queuedMessagesMax: 100, logger: silentLogger, tls: null,
   }, {
+    acceptsFrom: () => true,
     onMessages: (batch) => {
       received.push(batch);
     },
@@ -137,10 +138,11 @@ async function answeringPair(t: { teardown(fn: () => Promise<void>): void }, ans
   const atA: MessageBatch[] = [];
   const atB: MessageBatch[] = [];
   const options = (id: string) => ({
-    nodeId: id, host: '127.0.0.1', port: 0, advertiseAddress: '', clusterSecret: 's3cret', bodyBytesMax: 1024 * 1024,
+    nodeId: id, host: '127.0.0.1', port: 0, advertiseAddress: '', clusterSecret: 's3cret', bodyBytesMax: 1024 * 1024, requestReceiveMs: 30_000,
     queuedMessagesMax: 100, logger: silentLogger, tls: null,
   });
   const a = await HttpTransport.listen(options('a'), {
+    acceptsFrom: () => true,
     onMessages: (batch) => {
       atA.push(batch);
     },
@@ -149,6 +151,7 @@ async function answeringPair(t: { teardown(fn: () => Promise<void>): void }, ans
   });
   let bRef: HttpTransport | null = null;
   const b = await HttpTransport.listen(options('b'), {
+    acceptsFrom: () => true,
     onMessages: (batch) => {
       atB.push(batch);
       return bRef === null ? undefined : answer(bRef, batch);

@@ -168,6 +168,27 @@ t.test('an installed snapshot lives in its own file, and leftovers of a crash ar
   t.same(snapshotBytes(again), [1, 2, 3]);
 });
 
+t.test('a received snapshot the check refuses replaces nothing: the log, its snapshot and its entries stay', async (t) => {
+  const dir = newDir();
+  const checked: string[] = [];
+  const s = await LevelStorage.open(dir, async (path) => {
+    checked.push(path);
+    throw new Error(`${path}: too short (3 bytes)`);
+  });
+  await s.write(write({ entries: [ent(1, 1), ent(2, 1)] }));
+  const m = meta(100_000, 70);
+  // A forged or damaged snapshot, far ahead of the log: installed, it would compact every entry away.
+  await t.rejects(s.write(write({ snapshotChunks: [{ snapshot: m, offset: 0, data: Uint8Array.from([1, 2, 3]), done: true }], snapshot: m })),
+    /too short/);
+  t.equal(checked.length, 1, 'the staged file was checked before its install');
+  t.same(await readdir(join(dir, 'snapshots')), ['staging-100000-70'], 'not promoted');
+  await s.close();
+  const again = await opened(t, dir);
+  t.equal(again.snapshot().index, 0, 'no snapshot recorded');
+  t.equal(again.lastIndex(), 2, 'the entries are still there');
+  t.same(await readdir(join(dir, 'snapshots')), [], 'the staging file is dropped at open');
+});
+
 t.test('a second write while one is pending is refused by assertion, and the first completes', async (t) => {
   const s = await opened(t);
   const first = s.write(write({ entries: run(1, 1, 1, 1) }));

@@ -16,9 +16,9 @@ t.teardown(() => {
 
 async function transport(id: string, tls: PeerTls, onForward: () => Promise<unknown> = async () => 'ok') {
   return HttpTransport.listen({
-    nodeId: id, host: '127.0.0.1', port: 0, advertiseAddress: '', clusterSecret: null, bodyBytesMax: 1 << 20,
+    nodeId: id, host: '127.0.0.1', port: 0, advertiseAddress: '', clusterSecret: null, bodyBytesMax: 1 << 20, requestReceiveMs: 30_000,
     queuedMessagesMax: 10, logger: silentLogger, tls,
-  }, { onMessages: () => {}, onForward, onStateDigest: async () => ({ state: 'unknown', error: 'none' }) });
+  }, { acceptsFrom: () => true, onMessages: () => {}, onForward, onStateDigest: async () => ({ state: 'unknown', error: 'none' }) });
 }
 
 t.test('two peers of the same CA forward over TLS; plain HTTP and a foreign certificate are refused', async (t) => {

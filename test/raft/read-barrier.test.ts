@@ -30,6 +30,7 @@ t.test("a leader's read barrier waits for the entries it appended before the cal
       return store.apply(entries);
     },
     restore: (path, meta) => store.restore(path, meta),
+    checkSnapshot: (path) => store.checkSnapshot(path),
     writeSnapshot: (path) => store.writeSnapshot(path),
     memberAddresses: () => store.memberAddresses(),
     stateDigest: (index) => store.stateDigest(index),
