@@ -280,8 +280,10 @@ export class LevelStorage implements Storage {
     this.#releasedThrough = state.snapshot.index;
   }
 
-  /** Opens (creating if needed) the storage in `dir`, and refuses, with a LevelStorageError, data it cannot trust. */
-  /** `checkSnapshot` vets a received snapshot before it replaces anything (the default takes any file). */
+  /**
+   * Opens (creating if needed) the storage in `dir`, and refuses, with a LevelStorageError, data it cannot trust.
+   * `checkSnapshot` vets a received snapshot before it replaces anything (the default takes any file).
+   */
   static async open(dir: string, checkSnapshot: (path: string) => Promise<void> = async () => {}): Promise<LevelStorage> {
     const location = raftLogDir(dir);
     await mkdir(dir, { recursive: true });

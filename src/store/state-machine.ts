@@ -262,15 +262,16 @@ export class StateMachine {
     return writeSnapshotFile(path, batches).then(() => undefined);
   }
 
+  /** Throws a SnapshotFileError unless the whole file is sound, before a received snapshot replaces anything. */
+  async checkSnapshot(path: string): Promise<void> {
+    await checkSnapshotFile(path);
+  }
+
   /**
    * Replaces everything with the file's records. The applied index goes first, so a crash midway leaves
    * the store behind the log's snapshot and the node restores again at start. The job records must add up to the
    * file's count and key digest (a snapshot from a build before the digest gets it here).
    */
-  async checkSnapshot(path: string): Promise<void> {
-    await checkSnapshotFile(path);
-  }
-
   async restore(path: string, meta: { readonly index: number; readonly term: number }): Promise<void> {
     await this.#db.del(appliedKey);
     this.#applied = { index: 0, term: 0 };
