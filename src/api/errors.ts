@@ -27,6 +27,7 @@ export const errorStatus = {
   not_found: 404,
   id_conflict: 409,
   already_completed: 409,
+  job_cancelled: 409,
   conf_change_in_progress: 409,
   leadership_transfer_in_progress: 409,
   payload_too_large: 413,

@@ -17,6 +17,12 @@ interface CompiledCron {
 }
 
 const mode = '5-or-6-parts';
+/**
+ * The year field the search runs with. croner stops at year 3000 when the year is `*` (the field a 5- or 6-field
+ * expression implies), while times up to 9999-12-31 are accepted (time.ts); an explicit range has croner search
+ * to its own limit of 9999, so every accepted start keeps firing. 1 is croner's lowest year.
+ */
+const searchYears = '1-9999';
 /** Distinct expressions kept compiled; beyond it the oldest is dropped, so memory stays bounded. */
 const compiledMax = 4096;
 const compiled = new Map<string, CompiledCron>();
@@ -83,7 +89,9 @@ function compile(expression: string): CompiledCron {
   if (cron === undefined) {
     const fields = cronFields(expression);
     const hourField = (fields.length === 6 ? fields[2] : fields[1]) ?? '';
-    cron = { walls: new Cron(expression, { utcOffset: 0, mode }), isEveryHour: /[*/?]/.test(hourField) };
+    // The same fields croner would read (seconds 0 when there are 5), with the year given: see searchYears.
+    const withYear = [...(fields.length === 5 ? ['0'] : []), ...fields, searchYears].join(' ');
+    cron = { walls: new Cron(withYear, { utcOffset: 0, mode: '7-part' }), isEveryHour: /[*/?]/.test(hourField) };
     if (compiled.size >= compiledMax) compiled.delete(compiled.keys().next().value ?? '');
     compiled.set(expression, cron);
   }

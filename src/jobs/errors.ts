@@ -12,7 +12,7 @@ export type JobInputErrorCode =
 
 /** Codes for a command that cannot apply to the jobs as they are stored (raised by the store, SPEC §2). */
 export type JobStateErrorCode =
-  'job_not_found' | 'id_conflict' | 'already_completed' | 'over_capacity' | 'dead_letter_not_found';
+  'job_not_found' | 'id_conflict' | 'already_completed' | 'job_cancelled' | 'over_capacity' | 'dead_letter_not_found';
 
 /** Every code the jobs domain raises; the API's one status table maps each of them. */
 export type JobErrorCode = JobInputErrorCode | JobStateErrorCode;

@@ -5,6 +5,7 @@
 // `missed`; of the rest, `skip` sends none, `fire_once` sends the latest, and `fire_all` sends each, at most
 // `catchupFiresMax` of them (the older excess is `missed`). The plan is pure; the scheduler turns each pass into
 // one `pass` event and sends `fireAtMs`.
+import assert from 'node:assert/strict';
 import type { Job } from '../jobs/job.js';
 import { runAfter } from '../jobs/fire.js';
 
@@ -37,10 +38,16 @@ export function planCatchup(job: Job, scheduledAtMs: number, nowMs: number, limi
   const { fires, after } = overdueFires(job, scheduledAtMs, nowMs, limits.scanFiresMax);
   const windowStartMs = nowMs - job.catchupWindowMs;
   const complete = fires.length < limits.scanFiresMax || after === null || after > nowMs;
+  // Fires ascend, so those inside the window are a suffix; none is sent from before it. fire_all starts at the
+  // oldest fire it may send, inside the window and among the last catchupFiresMax: judging by fires[0] alone
+  // would pass the whole backlog whenever the oldest fire is outside the window.
+  const inWindowIndex = fires.findIndex((atMs) => atMs >= windowStartMs);
   let sendIndex: number | null = null;
-  if (complete && job.catchup === 'fire_once') sendIndex = fires.length - 1;
-  if (complete && job.catchup === 'fire_all') sendIndex = Math.max(0, fires.length - limits.catchupFiresMax);
-  if (sendIndex !== null && (fires[sendIndex] ?? -Infinity) < windowStartMs) sendIndex = null;
+  if (complete && inWindowIndex !== -1 && job.catchup === 'fire_once') sendIndex = fires.length - 1;
+  if (complete && inWindowIndex !== -1 && job.catchup === 'fire_all') {
+    sendIndex = Math.max(inWindowIndex, fires.length - limits.catchupFiresMax);
+  }
+  assert.ok(sendIndex === null || sendIndex >= inWindowIndex, `catch-up of ${job.id} would send a fire older than its window`);
   const passedCount = sendIndex ?? fires.length;
   // fire_all's excess beyond the last catchupFiresMax is `missed` too (SPEC §4).
   const passedAs = (atMs: number): Pass['result'] =>

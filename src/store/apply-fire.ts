@@ -21,6 +21,11 @@ export async function applyFireCommand(view: BatchView, command: FireCommand): P
     case 'trigger_job': {
       const job = await readJob(view, command.tenant, command.id);
       if (job === undefined) return { type: 'refused', code: 'job_not_found', message: `no job ${command.id}` };
+      // SPEC §2: a cancelled job will not fire, a trigger included. Refused here, not in the route, because a
+      // cancel may commit between the route's read and this entry; apply decides the same on every node.
+      if (job.status === 'cancelled') {
+        return { type: 'refused', code: 'job_cancelled', message: `job ${job.id} is cancelled; it cannot be triggered` };
+      }
       // Two triggers in one millisecond are two fires: the second takes the next free millisecond.
       let atMs = command.proposedAtMs;
       while (await view.get(inFlightKey(job.tenant, job.id, atMs)) !== undefined) atMs++;

@@ -118,6 +118,10 @@ t.test('pause, resume, cancel and delete', async (t) => {
   t.match((await call('POST', '/jobs/s1/resume')).body, { status: 'pending', next_run_at: '2030-01-01T00:00:00.000Z' });
   t.match((await call('POST', '/jobs/s1/cancel')).body, { status: 'cancelled', next_run_at: null });
   t.match((await call('GET', '/jobs/s1/status')).body, { status: 'cancelled', run_count: 0 });
+  const trigger = await call('POST', '/jobs/s1/trigger');
+  t.same([trigger.status, trigger.body?.['code']], [409, 'job_cancelled'], 'a cancelled unico will not fire (SPEC §2), not even by trigger');
+  t.match(trigger.body?.['error'], /cancelled/);
+  t.match((await call('GET', '/jobs/s1/status')).body, { status: 'cancelled', run_count: 0 }, 'the refused trigger queued nothing');
   t.equal((await call('DELETE', '/jobs/s1')).status, 204);
   t.equal((await call('DELETE', '/jobs/s1')).body?.['code'], 'job_not_found');
   t.equal((await call('GET', '/jobs/s1?consistency=strong')).status, 404);

@@ -86,6 +86,30 @@ t.test('nextCronWallMs matches wall times strictly after the given one', async (
   t.equal(nextCronWallMs('0 0 29 2 *', Date.parse('9996-03-01T00:00:00Z')), null);
 });
 
+t.test('nextCronWallMs searches up to year 9999, not croner\'s default stop at year 3000', async (t) => {
+  t.equal(nextCronWallMs('0 0 * * *', Date.parse('2999-12-31T00:00:00Z')), Date.parse('3000-01-01T00:00:00Z'));
+  t.equal(nextCronWallMs('*/10 0 12 L 12 *', Date.parse('9999-01-01T00:00:00Z')), Date.parse('9999-12-31T12:00:00Z'));
+  t.equal(nextCronWallMs('0 0 * * *', Date.parse('9999-12-31T00:00:00Z')), null, 'none in year 10000');
+});
+
+t.test('the year-bounded compile matches croner\'s own on 5- and 6-field expressions before 3000', async () => {
+  fc.assert(fc.property(
+    fc.array(fc.constantFrom('*', '0', '5', '*/3', '1-5', 'L', '2#1', 'MON', '?', '1,2', '29', '31', '+1', '6W'), { minLength: 5, maxLength: 6 }),
+    fc.integer({ min: 0, max: Date.parse('2900-01-01T00:00:00Z') }),
+    (fields, fromMs) => {
+      const expression = fields.join(' ');
+      try {
+        validateCron(expression, 'UTC');
+      } catch (err) {
+        if (!(err instanceof JobInputError)) throw err;
+        return;
+      }
+      const croner = new Cron(expression, { utcOffset: 0, mode: '5-or-6-parts' }).nextRun(new Date(fromMs));
+      if (nextCronWallMs(expression, fromMs) !== (croner?.getTime() ?? null)) throw new Error(`${expression} after ${fromMs}`);
+    },
+  ), { numRuns: 500 });
+});
+
 // These record what croner 11 does with a zone by itself, and why schedule.ts does not hand it the zone:
 // croner's fixed-time rule looks at the second, minute and hour fields, SPEC §4 at the hour field alone.
 t.test('croner alone: a list of hours skips the spring-forward gap (SPEC: fires at 03:00)', async (t) => {

@@ -207,6 +207,17 @@ t.test('Samoa skipped 30 December 2011 whole: its noon fires at the first instan
   ]);
 });
 
+t.test('a cron fires through and after year 3000, up to the last day a time may name (9999-12-31)', async (t) => {
+  t.strictSame(fires('0 0 * * *', 'UTC', '2999-12-29T00:00:00Z', 4),
+    ['2999-12-30T00:00:00.000Z', '2999-12-31T00:00:00.000Z', '3000-01-01T00:00:00.000Z', '3000-01-02T00:00:00.000Z']);
+  const from3000 = recurrente({ cronExpression: '0 0 * * *', startAtMs: at('3000-01-01T00:00:00Z') });
+  t.equal(nextFireAtMs(from3000, from3000.startAtMs - 1), at('3000-01-01T00:00:00Z'), 'a start in 3000 fires at once');
+  t.strictSame(fires('0 12 * * *', 'Europe/Madrid', '5000-07-01T00:00:00Z', 1), ['5000-07-01T10:00:00.000Z']);
+  t.strictSame(fires('30 * * * *', 'America/New_York', '7000-01-01T00:00:00Z', 1), ['7000-01-01T00:30:00.000Z']);
+  t.strictSame(fires('0 0 29 2 *', 'UTC', '8999-03-01T00:00:00Z', 1), ['9004-02-29T00:00:00.000Z'], 'Gregorian leap years: 9000 is not one');
+  t.strictSame(fires('0 0 * * *', 'UTC', '9999-12-29T12:00:00Z', 3), ['9999-12-30T00:00:00.000Z', '9999-12-31T00:00:00.000Z']);
+});
+
 t.test('a cron whose next match is past year 9999 fires no more', async (t) => {
   t.equal(nextCronFireAtMs('0 0 29 2 *', 'UTC', at('9996-03-01T00:00:00Z')), null);
   t.equal(nextFireAtMs(recurrente({ cronExpression: '0 0 1 1 *' }), at('9999-06-01T00:00:00Z')), null);

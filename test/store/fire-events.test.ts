@@ -105,3 +105,22 @@ t.test('trigger queues a manual fire that does not move the schedule; set_firing
   t.strictSame(await apply({ type: 'set_firing', tenant: 'default', proposedAtMs: t0, paused: true }), { type: 'firing', paused: true });
   t.equal(sm.firingPaused(), true);
 });
+
+t.test('trigger of a cancelled job is refused with job_cancelled and queues nothing; a completed job may still be triggered', async (t) => {
+  const { apply, q, sm } = await store(t);
+  await create(apply, { id: 'c2', type: 'unico', timestamp: new Date(t0 + 3_600_000).toISOString() });
+  t.match(await apply({ type: 'cancel_job', tenant: 'default', proposedAtMs: t0, id: 'c2' }), { type: 'job', job: { status: 'cancelled' } });
+  const seen: string[] = [];
+  sm.onChanges((c) => seen.push(...c.queued.map((f) => `${f.id}@${f.atMs}`)));
+  t.match(await apply({ type: 'trigger_job', tenant: 'default', proposedAtMs: t0 + 1, id: 'c2' }),
+    { type: 'refused', code: 'job_cancelled', message: /c2 is cancelled/ });
+  t.strictSame(seen, [], 'nothing queued for the scheduler');
+  t.strictSame(await q.inFlightFires(), []);
+  t.match(q.getJob('default', 'c2'), { status: 'cancelled', firesInFlight: 0, nextRunAtMs: null });
+  // SPEC §2 says nothing against firing a completed job by hand: it stays allowed.
+  await create(apply, { id: 'done', type: 'recurrente', interval: '1m', timestamp: new Date(t0).toISOString(), max_runs: 1 });
+  await apply({ type: 'fire_events', proposedAtMs: t0, nodeId: 'n1', executionsPerJob: 3, events: [
+    { kind: 'start', ...ref('done', t0), manual: false }, { kind: 'finish', ...ref('done', t0), result: 'succeeded', attempts: 1, error: null }] });
+  t.match(q.getJob('default', 'done'), { status: 'completed' });
+  t.match(await apply({ type: 'trigger_job', tenant: 'default', proposedAtMs: t0 + 2, id: 'done' }), { type: 'queued', fireId: `done@${t0 + 2}` });
+});
