@@ -4,6 +4,7 @@ import type { JobSpec, JobType, RetryPolicy } from './job.js';
 import { jsonProblem } from './json.js';
 import type { PatchJobBody } from './schema.js';
 import { parseDuration, parseTime, quote } from './time.js';
+import { normalizeWebhookHeaders } from './webhook-headers.js';
 import { normalizeWebhookUrl } from './webhook-url.js';
 import { canonicalTimezone } from './zone.js';
 
@@ -33,11 +34,6 @@ export const retryDefaults: RetryPolicy = {
   nonRetryableStatuses: [],
 };
 
-/** Headers every fire sets itself (SPEC §4); a job may not override them. */
-const reservedHeaders = new Set([
-  'content-type', 'content-length', 'transfer-encoding', 'connection', 'host', 'traceparent',
-  'x-job-id', 'x-fire-id', 'x-attempt', 'x-scheduled-at', 'webhook-id', 'webhook-timestamp', 'webhook-signature',
-]);
 const base64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** A job with every SPEC §2 default; a recurrente starts at `nowMs` unless `timestamp` says otherwise. */
@@ -71,7 +67,7 @@ export function normalizeFields(input: PatchJobBody, options: NormalizeOptions):
     out.webhookUrl = input.webhook_url === null ? null : normalizeWebhookUrl(input.webhook_url, options.denyPrivateWebhooks);
   }
   if (input.method !== undefined) out.method = input.method;
-  if (input.headers !== undefined) out.headers = headers(input.headers);
+  if (input.headers !== undefined) out.headers = normalizeWebhookHeaders(input.headers);
   if (input.payload !== undefined) out.payload = payload(input.payload, options.maxPayloadBytes);
   if (input.delivery !== undefined) out.delivery = input.delivery;
   if (input.retry !== undefined) out.retry = retry(input.retry);
@@ -110,17 +106,6 @@ function timezone(name: string): string {
 function checkText(value: unknown, field: string): void {
   const problem = jsonProblem(value);
   if (problem !== null) throw new JobInputError('invalid_request', field, `${field}: ${problem}`);
-}
-
-function headers(input: Readonly<Record<string, string>>): Record<string, string> {
-  for (const name of Object.keys(input)) {
-    if (reservedHeaders.has(name.toLowerCase()) || name === '__proto__') {
-      const message = `header ${quote(name)} is set by every fire and cannot be replaced`;
-      throw new JobInputError('invalid_request', `headers.${name}`, message);
-    }
-  }
-  checkText(input, 'headers');
-  return { ...input };
 }
 
 function tags(input: Readonly<Record<string, string>>): Record<string, string> {

@@ -7,6 +7,7 @@ import { validateCron } from './cron.js';
 import { JobInputError } from './errors.js';
 import type { JobSpec } from './job.js';
 import { newJob } from './job.js';
+import { normalizeWebhookHeaders } from './webhook-headers.js';
 import { normalizeWebhookUrl } from './webhook-url.js';
 import { canonicalTimezone } from './zone.js';
 
@@ -23,6 +24,7 @@ export function specProblem(spec: JobSpec): string | null {
     if (spec.webhookUrl !== null && normalizeWebhookUrl(spec.webhookUrl, false) !== spec.webhookUrl) {
       return `webhook_url ${JSON.stringify(spec.webhookUrl)} is not normalized`;
     }
+    normalizeWebhookHeaders(spec.headers);
     // What applying it computes (status, first run): whatever throws here would throw on every node.
     newJob(spec, '', spec.startAtMs);
     return null;

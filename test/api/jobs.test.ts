@@ -228,3 +228,27 @@ t.test('a request body that stops arriving is cut after requestReceiveMs, not he
   t.equal(solo.node.app.server.requestTimeout, limits.requestReceiveMs);
   t.ok(limits.requestReceiveMs > 0 && limits.requestReceiveMs <= 60_000);
 });
+
+t.test('headers a fire could not send as written are 400 invalid_request at create, PATCH and in a batch', async (t) => {
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ 'X-C': 'a\u0001b' }, /header "X-C" has U\+0001 in its value/], [{ 'X-C': '€' }, /header "X-C" has U\+20AC in its value/],
+    [{ Expect: '100-continue' }, /"Expect" is a connection or framing header/], [{ Upgrade: 'websocket' }, /"Upgrade" is a connection/],
+    [{ 'Keep-Alive': 'timeout=5' }, /"Keep-Alive" is a connection/], [{ 'X-A': '1', 'x-a': '2' }, /"X-A" and "x-a" are one header/],
+    [{ 'User-Agent': 'mine' }, /"User-Agent" is set by the node on every fire/],
+  ];
+  await call('POST', '/jobs', unico('h1', { headers: { 'X-Keep': 'me' } }));
+  const before = (await call('GET', '/debug/cluster')).body?.['job_count'];
+  for (const [headers, message] of bad) {
+    for (const r of [await call('POST', '/jobs', unico('h2', { headers })), await call('PATCH', '/jobs/h1', { headers })]) {
+      t.same([r.status, r.body?.['code']], [400, 'invalid_request'], JSON.stringify(headers));
+      t.match(String(r.body?.['error']), message, JSON.stringify(headers));
+    }
+    const batch = await call('POST', '/jobs/batch', { jobs: [unico('h3', { headers })] });
+    t.match(batch.body, { results: [{ id: 'h3', status: 400, code: 'invalid_request', error: message }] }, 'batch');
+  }
+  t.equal((await call('GET', '/debug/cluster')).body?.['job_count'], before, 'no job was stored');
+  t.same((await call('GET', '/jobs/h1')).body?.['headers'], { 'X-Keep': 'me' }, 'no PATCH changed the job');
+  const good = { Authorization: 'Bearer x', 'X-Custom': 'a b' };
+  t.same((await call('POST', '/jobs', unico('h4', { headers: good }))).status, 201);
+  t.same((await call('GET', '/jobs/h4')).body?.['headers'], good, 'ordinary headers read back as written');
+});

@@ -29,9 +29,11 @@ export const jobFieldNames = [
   'payload', 'delivery', 'retry', 'timeout_ms', 'catchup', 'catchup_window_ms', 'overlap', 'max_runs', 'jitter_ms',
   'pause_after_failures', 'signing_secret', 'paused', 'tags',
 ] as const;
+/** Headers a job may not give: the ones every fire sets itself (SPEC §4), and connection or framing ones. */
 const reservedHeaders = new Set([
-  'content-type', 'content-length', 'transfer-encoding', 'connection', 'host', 'traceparent', 'x-job-id', 'x-fire-id',
-  'x-attempt', 'x-scheduled-at', 'webhook-id', 'webhook-timestamp', 'webhook-signature',
+  'content-type', 'user-agent', 'traceparent', 'x-job-id', 'x-fire-id', 'x-attempt', 'x-scheduled-at', 'webhook-id',
+  'webhook-timestamp', 'webhook-signature', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te',
+  'trailer', 'upgrade', 'expect', 'host', 'content-length',
 ]);
 /** Keys the JSON body parser refuses on sight (prototype poisoning), so a valid body never holds them. */
 const poisonKeys = new Set(['__proto__', 'constructor', 'prototype']);
@@ -129,7 +131,14 @@ const headerName = fc.stringMatching(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,40}$/)
 /** Any text, control characters and line breaks included (`binary`: every code point, well-formed). */
 const anyText = (constraints: { minLength?: number; maxLength: number }): fc.Arbitrary<string> =>
   fc.oneof(fc.string({ unit: 'grapheme', ...constraints }), fc.string({ unit: 'binary', ...constraints }));
-const headerValue = anyText({ maxLength: 60 }).filter((v) => !/[\r\n\0]/.test(v));
+/** What a fire can send as written: visible ASCII, spaces and tabs only between visible characters. */
+const headerValue = fc.oneof(
+  { weight: 1, arbitrary: fc.constant('') },
+  { weight: 6, arbitrary: fc.stringMatching(/^[\x21-\x7e](?:[\t\x20-\x7e]{0,58}[\x21-\x7e])?$/) },
+);
+/** Up to 4 headers, no two names the same whatever their case (the API refuses such a pair). */
+const headers = fc.uniqueArray(fc.tuple(headerName, headerValue), { maxLength: 4, selector: ([name]) => name.toLowerCase() })
+  .map((entries) => Object.fromEntries(entries));
 const tagKey = anyText({ minLength: 1, maxLength: 24 }).filter((k) => !k.includes(':') && !poisonKeys.has(k) && k.length <= 128);
 const tagValue = anyText({ maxLength: 60 });
 
@@ -159,7 +168,7 @@ const commonFields = fc.record({
   timezone: fc.constantFrom(...zones),
   webhook_url: fc.option(webhookUrl, { nil: null }),
   method: fc.constantFrom('POST', 'PUT', 'PATCH'),
-  headers: fc.dictionary(headerName, headerValue, { maxKeys: 4, noNullPrototype: true }),
+  headers,
   payload,
   delivery: fc.constantFrom('at_least_once', 'at_most_once'),
   retry,
@@ -385,6 +394,11 @@ export function mutate(base: Record<string, unknown>, options: { readonly patch:
     fc.constantFrom('headers', 'tags').chain((field) => fc.constantFrom(300, 9000, 100_000).map((length) =>
       m(`${field} value of ${length} characters`, length > (field === 'tags' ? 256 : 8192), withField(base, field, { k: 'v'.repeat(length) })))),
     fc.constant(m('payload over MAX_PAYLOAD_BYTES', true, withField(base, 'payload', 'p'.repeat(100_000)))),
+    fc.constantFrom<Record<string, string>>(
+      { 'X-C': 'a\u0001b' }, { 'X-C': '€' }, { 'X-C': 'é' }, { 'X-C': ' padded' }, { 'X-C': 'a\u0000b' }, { Expect: '100-continue' },
+      { Upgrade: 'websocket' }, { 'Keep-Alive': 'timeout=5' }, { Connection: 'close' }, { TE: 'trailers' }, { Host: 'example.org' },
+      { 'User-Agent': 'mine' }, { 'X-Fire-Id': 'mine' }, { 'X-A': '1', 'x-a': '2' }, { 'Bad Name': 'x' }, { 'X:A': 'x' },
+    ).map((h) => m(`headers ${JSON.stringify(h)}`, true, withField(base, 'headers', h))),
 
     fc.tuple(fc.constantFrom(65, 200, 5000, 100_000), fc.constantFrom<'array' | 'object'>('array', 'object'),
       fc.constantFrom('payload', 'headers', 'tags', 'retry', 'timestamp'))

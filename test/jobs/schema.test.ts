@@ -77,7 +77,4 @@ t.test('every pattern compiles with the u flag that ajv uses', async (t) => {
   const all = [CreateJobBody, PatchJobBody, BatchCreateBody, ListJobsQuery, JobResponse].flatMap(patterns);
   t.ok(all.length >= 5);
   for (const pattern of all) t.doesNotThrow(() => new RegExp(pattern, 'u'), pattern);
-  const headerValue = new RegExp(all.find((p) => p.includes('\\r'))!, 'u');
-  t.notOk(headerValue.test('a\r\nb'));
-  t.ok(headerValue.test('a b\tc'));
 });

@@ -85,7 +85,8 @@ const liveTablePaths = (dir: string): string[] => {
 t.test('a database LevelDB wrote passes, and only its live tables are read', async (t) => {
   const dir = await database(t);
   const tables = liveTablePaths(dir);
-  t.ok(tables.length >= 3, `${tables.length} live tables`);
+  // LevelDB's own compactions may merge tables while the rounds run: two is the fewest seen (a CI run of 45bb584).
+  t.ok(tables.length >= 2, `${tables.length} live tables`);
   const summary = await checkTables(dir);
   t.equal(summary.tables, tables.length);
   t.equal(summary.bytes, tables.reduce((sum, p) => sum + statSync(p).size, 0));
