@@ -1,12 +1,12 @@
 // buildApp: the client API as a fastify instance (no listen), public health routes beside the authenticated rest.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify, { LogController } from 'fastify';
 import type { PeerInfo, Status } from '../raft/index.js';
 import type { ApiToken, Caller } from './auth.js';
 import { authenticate } from './auth.js';
-import { installErrorHandler } from './errors.js';
+import { clientErrorReply, frameworkErrorReply, installErrorHandler } from './errors.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { healthRoutes } from './routes/health.js';
 import type { FiringPort } from './routes/firing.js';
@@ -95,7 +95,11 @@ export async function buildApp(options: AppOptions, deps: AppDeps): Promise<Fast
   const common = {
     bodyLimit: options.bodyBytesMax,
     requestTimeout: options.requestReceiveMs,
-    maxParamLength: options.pathParamCharsMax,
+    routerOptions: { maxParamLength: options.pathParamCharsMax },
+    // Every refusal in the API's {error, code} shape, also those made before a route is found.
+    frameworkErrors: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
+      frameworkErrorReply(err, request, reply, options.pathParamCharsMax),
+    clientErrorHandler: clientErrorReply,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' as const, allErrors: false } },
     // A closing port still answers the requests that reach it on open connections (each then closes): a 503 there
     // would be an error the client cannot tell from a write that failed half-way (ClientDrain, node.ts).

@@ -1,11 +1,14 @@
 // The one table from error code to HTTP status, and the handler that renders every error as {error, code}.
 import { AssertionError } from 'node:assert/strict';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { JobErrorCode } from '../jobs/errors.js';
 import type { ClusterErrorCode } from '../raft/index.js';
 
 /** Codes only the API itself raises. */
-type ApiOnlyCode = 'unauthorized' | 'forbidden' | 'not_found' | 'node_not_found' | 'unsupported_media_type' | 'internal';
+type ApiOnlyCode =
+  | 'unauthorized' | 'forbidden' | 'not_found' | 'node_not_found' | 'unsupported_media_type' | 'internal'
+  | 'request_timeout' | 'uri_too_long' | 'headers_too_large';
 
 /** Every code a client can see; the table below must map each one (a missing one fails to compile). */
 export type ErrorCode = JobErrorCode | ClusterErrorCode | ApiOnlyCode;
@@ -25,6 +28,7 @@ export const errorStatus = {
   dead_letter_not_found: 404,
   node_not_found: 404,
   not_found: 404,
+  request_timeout: 408,
   id_conflict: 409,
   already_completed: 409,
   job_cancelled: 409,
@@ -32,7 +36,9 @@ export const errorStatus = {
   leadership_transfer_in_progress: 409,
   payload_too_large: 413,
   proposal_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
+  headers_too_large: 431,
   internal: 500,
   no_leader: 503,
   outcome_unknown: 504,
@@ -101,4 +107,62 @@ function validationMessage(err: FastifyError): string {
   const allowed = (first.params as { allowedValues?: unknown }).allowedValues;
   if (Array.isArray(allowed)) return `${where} must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
   return `${where} ${first.message ?? 'is invalid'}`;
+}
+
+/**
+ * The router's own refusals (a path that does not decode, a path parameter over its length), which fastify would
+ * otherwise answer in its own shape. Registered as the `frameworkErrors` option.
+ */
+export function frameworkErrorReply(
+  err: FastifyError, request: FastifyRequest, reply: FastifyReply, pathParamCharsMax: number,
+): FastifyReply {
+  const path = request.url.split('?')[0] ?? '';
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return reply.code(errorStatus.uri_too_long).send({
+      error: `${path.length > 80 ? `${path.slice(0, 80)}...` : path}: a path segment is longer than ${pathParamCharsMax} characters`,
+      code: 'uri_too_long',
+    });
+  }
+  if (err.code === 'FST_ERR_BAD_URL') {
+    return reply.code(errorStatus.invalid_request).send({
+      error: 'the path is not valid percent-encoding (RFC 3986 §2.1)', code: 'invalid_request',
+    });
+  }
+  request.log.error({ err }, 'router error');
+  return reply.code(500).send({ error: 'internal error', code: 'internal' });
+}
+
+/**
+ * Requests Node's HTTP parser refuses before fastify sees them: headers too large, a malformed request line or
+ * Content-Length, a request not received in time. Node (and fastify's default) answer these in another shape;
+ * this writes the API's `{error, code}` and closes the connection, whose framing can no longer be trusted.
+ * Registered as the `clientErrorHandler` option.
+ */
+export function clientErrorReply(err: Error & { code?: string }, socket: Socket): void {
+  // A reset or closed connection has no one to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, message] = clientErrorOf(err.code);
+  const body = JSON.stringify({ error: message, code });
+  if (socket.writable) {
+    const status = errorStatus[code];
+    socket.write(`HTTP/1.1 ${status} ${httpReason[status]}\r\nContent-Type: application/json\r\n`
+      + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
+const httpReason = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' } as const;
+
+function clientErrorOf(nodeCode: string | undefined): ['invalid_request' | 'request_timeout' | 'headers_too_large', string] {
+  switch (nodeCode) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return ['request_timeout', 'the request was not received in time'];
+    case 'HPE_HEADER_OVERFLOW':
+      return ['headers_too_large', 'the request headers are larger than the node takes (16 KiB)'];
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return ['invalid_request', 'the Content-Length header is not a valid length'];
+    default:
+      return ['invalid_request', `the request is not well-formed HTTP/1.1 (${nodeCode ?? 'unknown parser error'})`];
+  }
 }

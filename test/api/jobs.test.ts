@@ -1,4 +1,6 @@
 // The jobs API of SPEC §2 on a real one-node cluster: every route, every 4xx, and that bad input changes nothing.
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import t from 'tap';
 import * as limits from '../../src/config/limits.js';
 import type { TestNode } from './single-node.js';
@@ -251,4 +253,34 @@ t.test('headers a fire could not send as written are 400 invalid_request at crea
   const good = { Authorization: 'Bearer x', 'X-Custom': 'a b' };
   t.same((await call('POST', '/jobs', unico('h4', { headers: good }))).status, 201);
   t.same((await call('GET', '/jobs/h4')).body?.['headers'], good, 'ordinary headers read back as written');
+});
+
+/** Sends raw bytes to the client port and reads the answer until the node closes the connection. */
+async function rawRequest(bytes: string): Promise<{ status: number; headers: string; body: Record<string, unknown> }> {
+  const { port } = solo.node.app.server.address() as AddressInfo;
+  const socket = connect(port, '127.0.0.1');
+  socket.end(bytes);
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString();
+  const [head = '', body = ''] = text.split('\r\n\r\n');
+  return { status: Number(head.split(' ')[1]), headers: head, body: JSON.parse(body) as Record<string, unknown> };
+}
+
+t.test('refusals made before a route is reached answer {error, code} too', async (t) => {
+  const auth = 'Authorization: Bearer op-token\r\n';
+  const cases: [string, number, string, RegExp][] = [
+    [`GET /jobs/${'a'.repeat(300)} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`, 414, 'uri_too_long', /longer than 256 characters/],
+    [`GET /jobs/%zz HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`, 400, 'invalid_request', /percent-encoding/],
+    [`GET /jobs HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large', /headers are larger/],
+    [`POST /jobs HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: abc\r\n\r\n{}`, 400, 'invalid_request', /Content-Length/],
+    ['NOT HTTP AT ALL\r\n\r\n', 400, 'invalid_request', /not well-formed HTTP/],
+  ];
+  for (const [request, status, code, message] of cases) {
+    const answer = await rawRequest(request);
+    t.same([answer.status, answer.body['code']], [status, code], request.slice(0, 40));
+    t.match(String(answer.body['error']), message);
+    t.match(answer.headers, /content-type: application\/json/i);
+  }
+  t.equal((await call('GET', '/jobs?limit=1')).status, 200, 'the node still serves');
 });
