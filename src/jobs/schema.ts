@@ -67,7 +67,7 @@ const Headers = Type.Record(
       + 'with spaces and tabs between characters. Refused: headers the node sets (Content-Type, User-Agent, X-Job-Id, '
       + 'X-Fire-Id, X-Attempt, X-Scheduled-At, traceparent, webhook-id, webhook-timestamp, webhook-signature) and '
       + 'connection or framing ones (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, TE, Trailer, '
-      + 'Upgrade, Expect, Host, Content-Length)',
+      + 'Upgrade, Expect, Host, Content-Length, Content-Encoding). All of them together: at most 12 KiB as sent',
   },
 );
 const Tags = Type.Record(Type.String({ pattern: tagKeyPattern }), Type.String({ maxLength: 256 }), {

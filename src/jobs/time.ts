@@ -11,7 +11,11 @@ export const durationMaxMs = 3650 * 86_400_000;
 const rfc3339 =
   /^(\d{4})-(\d{2})-(\d{2})([Tt ])(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$/;
 const epochSecondsText = /^\d{1,15}(\.\d{1,9})?$/;
-const durationText = /^(?:\d{1,15}(?:ms|s|m|h|d))+$/;
+/**
+ * Units from the largest down, each at most once (`1h30m`, not `30m1h` or `1s1s`): a sum written another way is
+ * more likely a typo than meant.
+ */
+const durationText = /^(?=\d)(?:\d{1,15}d)?(?:\d{1,15}h)?(?:\d{1,15}m(?!s))?(?:\d{1,15}s)?(?:\d{1,15}ms)?$/;
 const durationPart = /(\d{1,15})(ms|s|m|h|d)/g;
 const unitMs: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -52,7 +56,7 @@ export function parseTime(value: unknown, field = 'timestamp'): number {
   return checkRange(atMs, field, value);
 }
 
-/** Milliseconds of a duration: `250ms`, `90s`, `15m`, `2h`, `1d`, a sum of them (`1h30m`), or an integer of ms. */
+/** Milliseconds of a duration: `250ms`, `90s`, `15m`, `2h`, `1d`, a sum of them (`1h30m`, largest unit first), or an integer of ms. */
 export function parseDuration(value: unknown, field = 'interval'): number {
   let durationMs: number;
   if (typeof value === 'number') {

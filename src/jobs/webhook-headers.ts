@@ -5,6 +5,13 @@ import { quote } from './time.js';
 /** The longest header name taken; the schema bounds the count of headers and the length of each value. */
 export const headerNameLengthMax = 256;
 
+/**
+ * Bytes of all of a job's headers as sent (`name: value` and CRLF each). Node's HTTP server takes 16 KiB of headers
+ * by default and answers 431 past it; this leaves 4 KiB of those for the request line and the headers the node
+ * sets on a fire. One value may be up to 8 KiB, the line limit of nginx's default buffers.
+ */
+export const headersBytesMax = 12 * 1024;
+
 /** An HTTP token (RFC 9110 §5.6.2): the only names an HTTP client writes as given. */
 const token = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /**
@@ -24,17 +31,19 @@ const nodeSetHeaders: ReadonlySet<string> = new Set([
   'webhook-id', 'webhook-timestamp', 'webhook-signature',
 ]);
 /**
- * Connection and framing headers (RFC 9110 §7.6.1, §7.2, §8.6, §10.1.1; RFC 9112 §6.1): the HTTP client writes
- * them for its own connection and body. undici refuses most of them outright, so such a job could never fire.
+ * Connection and framing headers (RFC 9110 §7.6.1, §7.2, §8.4, §8.6, §10.1.1; RFC 9112 §6.1): the HTTP client
+ * writes them for its own connection and body. undici refuses most of them outright, so such a job could never
+ * fire; a `Content-Encoding` would tell the receiver to decode the node's plain JSON body as gzip or the like.
  */
 const connectionHeaders: ReadonlySet<string> = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'host',
-  'content-length',
+  'content-length', 'content-encoding',
 ]);
 
 /** A copy of a job's headers, each checked: a token name, a sendable value, no name twice, none the node owns. */
 export function normalizeWebhookHeaders(input: Readonly<Record<string, string>>): Record<string, string> {
   const seen = new Map<string, string>();
+  let bytes = 0;
   for (const [name, value] of Object.entries(input)) {
     const problem = nameProblem(name) ?? valueProblem(value);
     if (problem !== null) throw refusal(name, `header ${quote(name)} ${problem}`);
@@ -44,6 +53,11 @@ export function normalizeWebhookHeaders(input: Readonly<Record<string, string>>)
       throw refusal(name, `headers ${quote(first)} and ${quote(name)} are one header (names ignore case); give it once`);
     }
     seen.set(lower, name);
+    bytes += name.length + value.length + 4;
+  }
+  if (bytes > headersBytesMax) {
+    throw new JobInputError('invalid_request', 'headers', `headers come to ${bytes} bytes as sent; at most ${headersBytesMax} are `
+      + 'taken, so that a receiver with the common 16 KiB limit takes every fire');
   }
   return { ...input };
 }

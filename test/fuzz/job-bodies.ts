@@ -33,7 +33,7 @@ export const jobFieldNames = [
 const reservedHeaders = new Set([
   'content-type', 'user-agent', 'traceparent', 'x-job-id', 'x-fire-id', 'x-attempt', 'x-scheduled-at', 'webhook-id',
   'webhook-timestamp', 'webhook-signature', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te',
-  'trailer', 'upgrade', 'expect', 'host', 'content-length',
+  'trailer', 'upgrade', 'expect', 'host', 'content-length', 'content-encoding',
 ]);
 /** Keys the JSON body parser refuses on sight (prototype poisoning), so a valid body never holds them. */
 const poisonKeys = new Set(['__proto__', 'constructor', 'prototype']);

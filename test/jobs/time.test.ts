@@ -82,12 +82,14 @@ t.test('durations with units, sums of them, and integers of ms', async (t) => {
   t.equal(parseDuration('1d'), 86_400_000);
   t.equal(parseDuration('1h30m'), 5_400_000);
   t.equal(parseDuration('1m1s1ms'), 61_001);
+  t.equal(parseDuration('1d2h3m4s5ms'), 93_784_005);
+  t.equal(parseDuration('90m'), 5_400_000, 'a unit may exceed the next one up');
   t.equal(parseDuration(60_000), 60_000);
   t.equal(parseDuration('3650d'), durationMaxMs);
 });
 
 t.test('bad durations are invalid_interval, naming the field', async (t) => {
-  for (const value of ['', '90', '1.5h', '2 h', '2H', '1w', 'h', '-1s', '0s', '0ms', 0, -1000, 1.5, NaN, null, true, '3651d']) {
+  for (const value of ['', '90', '1.5h', '2 h', '2H', '1w', 'h', '-1s', '0s', '0ms', '1s1s', '30m1h', '1ms1s', '1h1h30m', 'ms', '1s ', 0, -1000, 1.5, NaN, null, true, '3651d']) {
     const r = refusal(() => parseDuration(value, 'interval'));
     t.equal(r.code, 'invalid_interval', JSON.stringify(value));
     t.equal(r.field, 'interval', JSON.stringify(value));

@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap';
 import type { NormalizeOptions } from '../../src/jobs/fields.js';
 import { applyPatch, normalizeCreate } from '../../src/jobs/job.js';
-import { normalizeWebhookHeaders } from '../../src/jobs/webhook-headers.js';
+import { headersBytesMax, normalizeWebhookHeaders } from '../../src/jobs/webhook-headers.js';
 import { refusal } from './refusal.js';
 
 const options: NormalizeOptions = {
@@ -80,7 +80,7 @@ t.test('connection and framing headers are refused: the HTTP client writes them'
   const cases: Record<string, string> = {
     Connection: 'close', 'Keep-Alive': 'timeout=5', 'Proxy-Connection': 'keep-alive', 'Transfer-Encoding': 'chunked',
     TE: 'trailers', Trailer: 'X-A', Upgrade: 'websocket', Expect: '100-continue', Host: 'example.org', 'Content-Length': '5',
-    expect: '100-continue', HOST: 'x',
+    expect: '100-continue', HOST: 'x', 'Content-Encoding': 'gzip',
   };
   for (const [name, value] of Object.entries(cases)) {
     const r = refused(t, { [name]: value });
@@ -108,6 +108,17 @@ t.test('the count and value-length limits stay', async (t) => {
   t.match(refused(t, many(65)), { field: 'headers', message: /64/ });
   t.equal(normalizeCreate(unico({ 'X-Long': 'v'.repeat(8192) }), options).headers['X-Long']?.length, 8192);
   t.match(refused(t, { 'X-Long': 'v'.repeat(8193) }), { field: 'headers.X-Long', message: /8192/ });
+});
+
+t.test('all headers together are at most headersBytesMax as sent, so that a 16 KiB receiver takes every fire', async (t) => {
+  // 'X-Hn' (4) + ': ' + value + CRLF: three headers of 4,088 characters come to exactly 12,288 bytes.
+  const sized = (valueChars: number): Record<string, string> =>
+    Object.fromEntries([0, 1, 2].map((i) => [`X-H${i}`, 'v'.repeat(valueChars)]));
+  t.equal(Object.keys(normalizeCreate(unico(sized(4088)), options).headers).length, 3, 'exactly the limit is taken');
+  const over = refused(t, sized(4089));
+  t.equal(over.field, 'headers');
+  t.match(over.message, /12291 bytes as sent; at most 12288/);
+  t.equal(headersBytesMax, 12 * 1024);
 });
 
 t.test('the rule is the domain function itself: a copy, each header checked', async (t) => {
