@@ -60,11 +60,24 @@ function pauseBetweenBatches(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, limits.storeCheckPauseMs));
 }
 
+/**
+ * With API_TOKENS the client port is closed to strangers, but without CLUSTER_SECRET or peer mTLS anyone who
+ * reaches the Raft port can claim a member's id, append entries and install a snapshot: the tokens protect less
+ * than an operator would think. Said once at start, as etcd does for a client port without TLS.
+ */
+export function unauthenticatedPeerPortWarning(config: Config, peerTls: boolean): string | null {
+  if (config.apiTokens.length === 0 || config.clusterSecret !== null || peerTls) return null;
+  return 'API_TOKENS guard the client port, but the Raft port takes peer messages from anyone who reaches it: '
+    + 'set CLUSTER_SECRET (or PEER_TLS_*) on every node, or keep RAFT_HOST unreachable from untrusted hosts';
+}
+
 export async function startNode(config: Config, logger: PinoLogger, onFatal: (err: unknown) => void): Promise<RunningNode> {
   refuseUnsupported(config);
   const { clientTls, peerTls } = await readTls(config);
   await mkdir(config.dataDir, { recursive: true });
   const log = logger.child({ node_id: config.nodeId });
+  const openPeerPort = unauthenticatedPeerPortWarning(config, peerTls !== null);
+  if (openPeerPort !== null) log.warn({ raft_host: config.raftHost, raft_port: config.raftPort }, openPeerPort);
   // Before LevelDB opens them: it checks no table block's checksum itself, and would compact damage into new tables.
   for (const dir of [stateDir(config.dataDir), raftLogDir(config.dataDir)]) {
     const checkedAtMs = performance.now();

@@ -2,6 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
+import { loadConfig } from '../src/config/load.js';
+import { unauthenticatedPeerPortWarning } from '../src/node.js';
 
 const main = join(import.meta.dirname, '..', 'src', 'main.ts');
 
@@ -31,4 +33,12 @@ t.test('JWT and force-new-cluster are refused rather than silently ignored', asy
   const jwt = run([], { LOG_LEVEL: 'silent', JWT_SECRET: 'k' });
   t.equal(jwt.code, 2);
   t.match(jwt.stderr, /JWT_SECRET is not supported/);
+});
+
+t.test('API_TOKENS without CLUSTER_SECRET or peer mTLS is warned about at start: the Raft port is still open', async (t) => {
+  const config = (env: Record<string, string>) => loadConfig([], { DATA_DIR: '/nonexistent-never-created', ...env });
+  t.match(unauthenticatedPeerPortWarning(config({ API_TOKENS: 'op' }), false), /set CLUSTER_SECRET/);
+  t.equal(unauthenticatedPeerPortWarning(config({ API_TOKENS: 'op', CLUSTER_SECRET: 's3cret' }), false), null);
+  t.equal(unauthenticatedPeerPortWarning(config({ API_TOKENS: 'op' }), true), null, 'peer mTLS authenticates peers');
+  t.equal(unauthenticatedPeerPortWarning(config({}), false), null, 'no tokens: an open node by choice, nothing to warn of');
 });
