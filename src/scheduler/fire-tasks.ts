@@ -174,7 +174,9 @@ export class FireTasks {
       this.#attemptAt(task, this.#ports.clock.nowMs() + 1000);
       return;
     }
-    if (!task.manual && (job.status === 'paused' || job.status === 'cancelled')) {
+    // A trigger fires a paused job by hand, but a cancelled job will not fire at all (SPEC §2): a trigger or redrive
+    // queued before the cancel, and any retry after it, is not sent.
+    if (job.status === 'cancelled' || (!task.manual && job.status === 'paused')) {
       this.#finish(task, 'skipped', task.attempt - 1, `job ${job.status} before the fire was sent`);
       return;
     }

@@ -40,6 +40,10 @@ export async function applyFireCommand(view: BatchView, command: FireCommand): P
         || await view.get(inFlightKey(command.tenant, fire.jobId, fire.scheduledAtMs)) !== undefined) {
         return { type: 'refused', code: 'dead_letter_not_found', message: `no dead letter ${command.fireId}` };
       }
+      // A redrive is a fire, which a cancelled job will not have (as trigger_job); its dead letter stays listed.
+      if (job.status === 'cancelled') {
+        return { type: 'refused', code: 'job_cancelled', message: `job ${job.id} is cancelled; its fire ${command.fireId} cannot be redriven` };
+      }
       view.del(key);
       await queueManualFire(view, job, fire.scheduledAtMs, command.proposedAtMs);
       return { type: 'queued', fireId: command.fireId };

@@ -152,6 +152,32 @@ t.test('trigger fires a job at once, outside its schedule', async (t) => {
   t.equal(job.next_run_at, iso(Date.parse(job.timestamp)), 'its schedule is untouched');
 });
 
+t.test('a cancelled job sends nothing more: not a trigger queued before the cancel, not a retry after it', async (t) => {
+  await api('POST', '/jobs', { id: 'trig-cancel', type: 'unico', timestamp: iso(Date.now() + 3_600_000), webhook_url: receiver.url('/tc') });
+  await api('POST', '/cluster/pause-firing');
+  t.equal((await api('POST', '/jobs/trig-cancel/trigger')).status, 202, 'queued while firing is held');
+  t.equal((await api('POST', '/jobs/trig-cancel/cancel')).status, 200);
+  await api('POST', '/cluster/resume-firing');
+  receiver.on('/retry-cancel', { statuses: [500, 200] });
+  await api('POST', '/jobs', {
+    id: 'retry-cancel', type: 'unico', timestamp: iso(Date.now() + 200), webhook_url: receiver.url('/retry-cancel'),
+    retry: { max_attempts: 3, backoff_ms: 1500 },
+  });
+  await waitFor(async () => receiver.at('/retry-cancel').length === 1, 5000, 'the first attempt');
+  t.equal((await api('POST', '/jobs/retry-cancel/cancel')).status, 200, 'cancelled while the fire waits to retry');
+  let executions: Json[] = [];
+  await waitFor(async () => {
+    executions = (await api('GET', '/jobs/trig-cancel/executions')).json.executions;
+    return executions.length > 0 && (await api('GET', '/jobs/retry-cancel/executions')).json.executions.length >= 2;
+  }, 10_000, 'both fires recorded as not sent');
+  t.match(executions[0], { status: 'skipped', error: /job cancelled before the fire was sent/ });
+  t.match((await api('GET', '/jobs/retry-cancel/executions')).json.executions[0], { status: 'skipped' });
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(receiver.at('/tc').length, 0, 'the trigger was not sent');
+  t.equal(receiver.at('/retry-cancel').length, 1, 'no retry after the cancel');
+  t.equal((await api('GET', '/jobs/retry-cancel')).json.status, 'cancelled');
+});
+
 t.test('pause-firing holds every fire cluster-wide until resume-firing', async (t) => {
   t.strictSame((await api('POST', '/cluster/pause-firing')).json, { firing_paused: true });
   await api('POST', '/jobs', { id: 'held', type: 'unico', timestamp: iso(Date.now() + 300), webhook_url: receiver.url('/held') });

@@ -54,6 +54,18 @@ t.test('a unico completes on success, fails on a dead letter, and the dead lette
   t.match(await apply({ type: 'redrive_fire', tenant: 'default', proposedAtMs: t0 + 10, fireId: 'garbage' }), { type: 'refused', code: 'dead_letter_not_found' });
 });
 
+t.test('a dead letter of a cancelled job is not redriven (job_cancelled) and stays listed', async (t) => {
+  const { apply, events, q } = await store(t);
+  await create(apply, { id: 'rc', type: 'recurrente', interval: '1m', timestamp: new Date(t0).toISOString() });
+  await events({ kind: 'start', ...ref('rc', t0), manual: false },
+    { kind: 'finish', ...ref('rc', t0), result: 'dead_lettered', attempts: 1, error: 'http_status: 500' });
+  t.match(await apply({ type: 'cancel_job', tenant: 'default', proposedAtMs: t0 + 5, id: 'rc' }), { type: 'job', job: { status: 'cancelled' } });
+  t.match(await apply({ type: 'redrive_fire', tenant: 'default', proposedAtMs: t0 + 10, fireId: `rc@${t0}` }),
+    { type: 'refused', code: 'job_cancelled', message: /rc is cancelled/ });
+  t.match((await q.deadLetters('default', 10, null)).deadLetters, [{ fireId: `rc@${t0}` }], 'the dead letter stays');
+  t.strictSame(await q.inFlightFires(), [], 'nothing queued');
+});
+
 t.test('pause_after_failures pauses after that many dead letters in a row; a 410 pauses at once', async (t) => {
   const { apply, events, q } = await store(t);
   await create(apply, { id: 'p', type: 'recurrente', interval: '1m', timestamp: new Date(t0).toISOString(), pause_after_failures: 2 });
