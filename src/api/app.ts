@@ -13,6 +13,7 @@ import type { FiringPort } from './routes/firing.js';
 import { firingRoutes } from './routes/firing.js';
 import type { JobLimits, JobsPort } from './routes/jobs.js';
 import { jobRoutes } from './routes/jobs.js';
+import { decimalQueryIntegers } from './query-integers.js';
 import type { DoneStateCheck } from './state-checks.js';
 
 /** What the API needs of replication; RaftService fits it. */
@@ -130,6 +131,7 @@ export async function buildApp(options: AppOptions, deps: AppDeps): Promise<Fast
     authed.addHook('onRequest', async (request) => {
       request.caller = authenticate(request, options.apiTokens);
     });
+    authed.addHook('preValidation', decimalQueryIntegers);
     authed.addHook('onRequest', async (request, reply) => {
       const leader = leaderToRedirectTo(request, deps.cluster);
       if (leader === null) return;

@@ -146,6 +146,17 @@ t.test('list filters by type, status and tag and pages with a cursor', async (t)
   t.equal((await call('GET', '/jobs?limit=5000')).status, 400);
 });
 
+t.test('query integers are decimal digits: hex, exponents, spaces and fractions are 400, naming the parameter', async (t) => {
+  for (const url of ['/jobs?limit=0x10', '/jobs?limit=1e1', '/jobs?limit=%205', '/jobs?limit=10.0', '/dead-letters?limit=1e1',
+    '/jobs/a1/schedule?count=0x2', '/jobs/a1/executions?limit=+3']) {
+    const r = await call('GET', url);
+    t.same([r.status, r.body?.['code']], [400, 'invalid_request'], url);
+    t.match(String(r.body?.['error']), /^querystring\.(limit|count) must be a whole number in decimal digits/, url);
+  }
+  t.equal((await call('GET', '/jobs?limit=010')).status, 200, 'leading zeros are still decimal');
+  t.equal((await call('GET', '/jobs/a1/schedule?count=2')).status, 200);
+});
+
 t.test('a batch answers one result per job in order and stores only the valid ones', async (t) => {
   const r = await call('POST', '/jobs/batch', { jobs: [unico('b1'), { id: 'b2', type: 'nope' }, unico('a1'), unico('b1')] });
   t.equal(r.status, 200);
