@@ -137,7 +137,7 @@ const commandShapes: { readonly [K in CommandType]: TSchema } = {
       }, strict),
       Type.Object({
         kind: Type.Literal('finish'), ...fireRef, result: literals(fireResults), attempts: SafeInteger(),
-        error: Type.Union([Type.String(), Type.Null()]),
+        error: Type.Union([Type.String(), Type.Null()]), requeue: Type.Optional(Type.Literal(true)),
       }, strict),
     ])),
     executionsPerJob: SafeInteger(1),

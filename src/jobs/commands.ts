@@ -88,7 +88,8 @@ interface FireRef {
 /**
  * One step of a fire, as the leader's scheduler reports it (see fire.ts). `start` claims a fire (a scheduled one
  * advances its job; `manual` marks a trigger or redrive); `pass` records scheduled fires from `scheduledAtMs` up
- * to `untilMs` that were not sent; `attempt` is one HTTP try; `finish` ends a fire in flight.
+ * to `untilMs` that were not sent; `attempt` is one HTTP try; `finish` ends a fire in flight (`requeue`: unsent
+ * because its job was paused, so it is no run).
  */
 export type FireEvent =
   | FireRef & { readonly kind: 'start'; readonly manual: boolean }
@@ -97,7 +98,11 @@ export type FireEvent =
     readonly kind: 'attempt'; readonly attempt: number; readonly startedAtMs: number; readonly finishedAtMs: number;
     readonly succeeded: boolean; readonly httpStatus: number | null; readonly error: string | null;
   }
-  | FireRef & { readonly kind: 'finish'; readonly result: FireResult; readonly attempts: number; readonly error: string | null };
+  | FireRef & {
+    readonly kind: 'finish'; readonly result: FireResult; readonly attempts: number; readonly error: string | null;
+    /** Not sent because its job was paused: the fire is no run, and goes back to the job's schedule. */
+    readonly requeue?: true;
+  };
 
 /** Many fire events in one entry: outcomes are batched so a thousand fires a second cost a few entries. */
 export interface FireEventsCommand {

@@ -57,6 +57,26 @@ export function startScheduledFire(job: Job, scheduledAtMs: number, nowMs: numbe
   };
 }
 
+/**
+ * The job once its claimed scheduled fire at `scheduledAtMs` went unsent because the job was paused: that fire is
+ * no run (its claim counted one), so resuming the job fires a unico again, as a pause before the claim would. A
+ * unico resumed before this applied is due again at once.
+ */
+export function requeueFire(job: Job, scheduledAtMs: number): Job {
+  const runCount = Math.max(0, job.runCount - 1);
+  const live = job.status !== 'paused' && !isTerminal(job.status);
+  const nextRunAtMs = live && job.type === 'unico' && job.nextRunAtMs === null ? scheduledAtMs : job.nextRunAtMs;
+  return { ...job, runCount, nextRunAtMs };
+}
+
+/**
+ * True when `atMs` is one of the job's scheduled times: a trigger's fire must take another millisecond, or it
+ * would share that fire's id (SPEC §4: one fire id, one fire), and a receiver that dedupes by it would drop one.
+ */
+export function isScheduledTime(job: Job, atMs: number): boolean {
+  return nextFireAtMs(job, atMs - 1) === atMs;
+}
+
 /** The job with one more fire in flight that is not its schedule's (a trigger, a redrive). */
 export function startManualFire(job: Job, nowMs: number): Job {
   const status = job.status === 'pending' ? 'running' : job.status;

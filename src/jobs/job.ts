@@ -256,10 +256,21 @@ export function newJob(spec: JobSpec, requestHash: string, nowMs: number, tenant
   });
 }
 
-/** The job with a new spec (`update_job`); its next run is computed again unless it has finished. */
+/** The fields a job's schedule is computed from. */
+function sameSchedule(a: JobSpec, b: JobSpec): boolean {
+  return a.type === b.type && a.startAtMs === b.startAtMs && a.cronExpression === b.cronExpression
+    && a.intervalMs === b.intervalMs && a.timezone === b.timezone && a.lastDateAtMs === b.lastDateAtMs
+    && a.maxRuns === b.maxRuns && a.paused === b.paused;
+}
+
+/**
+ * The job with a new spec (`update_job`). Its next run is computed again when a field of its schedule changed,
+ * unless it has finished; a PATCH of anything else (payload, URL, retry policy) leaves the next run where it was,
+ * so a fire that is due and not yet sent (a late one, waiting for a leader) still goes.
+ */
 export function updateJob(job: Job, spec: JobSpec, nowMs: number): Job {
   const updated: Job = { ...job, ...specOf(spec), updatedAtMs: nowMs };
-  if (isTerminal(job.status)) return updated;
+  if (isTerminal(job.status) || sameSchedule(job, spec)) return updated;
   const resumed = job.paused && !spec.paused;
   return { ...updated, ...(resumed ? { consecutiveFailures: 0 } : {}), ...liveState(job, spec, nowMs) };
 }

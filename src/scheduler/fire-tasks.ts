@@ -28,6 +28,11 @@ export interface StartOptions {
   readonly claimed: boolean;
   /** Attempts an earlier leader recorded; the next one continues the count. */
   readonly attemptsDone: number;
+  /**
+   * Held by `overlap: buffer_one`: claimed now, so the job's schedule moves past it and later fires that come due
+   * meanwhile are skipped, but sent only once the job's running fire ends (`releaseBuffered`).
+   */
+  readonly buffered?: boolean;
 }
 
 interface Task {
@@ -41,6 +46,11 @@ interface Task {
   timer: Timer | null;
   /** Waiting out a retry's backoff: a draining leader need not wait for it (the next leader resumes it). */
   inBackoff: boolean;
+  /** A buffered fire (`overlap: buffer_one`) waiting for the job's running fire to end. */
+  waiting: boolean;
+  /** Its claim applied (or an earlier leader's did): it may be sent. */
+  claimed: boolean;
+  readonly sendAtMs: number;
 }
 
 export class FireTasks {
@@ -49,7 +59,8 @@ export class FireTasks {
   /** Scheduled fires whose `start` has not applied yet: the job's next run still names them. */
   readonly #claiming = new Set<string>();
   readonly #perJob = new Map<string, number>();
-  readonly #buffered = new Map<string, number>();
+  /** The buffered fire of each job that has one (`overlap: buffer_one`), by job key. */
+  readonly #buffered = new Map<string, Task>();
 
   constructor(ports: FireTaskPorts) {
     this.#ports = ports;
@@ -64,10 +75,10 @@ export class FireTasks {
     return this.#tasks.has(key) || this.#claiming.has(key);
   }
 
-  /** Fires being claimed, sent or about to be sent; those waiting out a backoff do not count. */
+  /** Fires being claimed, sent or about to be sent; those waiting out a backoff or buffered do not count. */
   activeCount(): number {
     let count = 0;
-    for (const task of this.#tasks.values()) if (!task.inBackoff) count++;
+    for (const task of this.#tasks.values()) if (!task.inBackoff && !task.waiting) count++;
     return count;
   }
 
@@ -75,48 +86,63 @@ export class FireTasks {
     return this.#perJob.get(`${tenant}/${id}`) ?? 0;
   }
 
-  /** Holds the job's fire until its running fire ends (overlap `buffer_one`); a second one is not held. */
-  buffer(job: Job, atMs: number): void {
-    this.#buffered.set(`${job.tenant}/${job.id}`, atMs);
+  /** True while the job has a buffered fire (`overlap: buffer_one`): a further one that comes due is skipped. */
+  hasBuffered(tenant: string, id: string): boolean {
+    return this.#buffered.has(`${tenant}/${id}`);
   }
 
-  takeBuffered(tenant: string, id: string): { atMs: number } | null {
-    const atMs = this.#buffered.get(`${tenant}/${id}`);
-    if (atMs === undefined || this.countOf(tenant, id) > 0) return null;
+  /** Sends the job's buffered fire once no other fire of the job is in flight; false when there is none to send. */
+  releaseBuffered(tenant: string, id: string): boolean {
+    const task = this.#buffered.get(`${tenant}/${id}`);
+    if (task === undefined || this.countOf(tenant, id) > 1) return false;
     this.#buffered.delete(`${tenant}/${id}`);
-    return { atMs };
+    task.waiting = false;
+    if (task.claimed) this.#attemptAt(task, task.sendAtMs);
+    return true;
   }
 
-  /** Starts a fire: claims it (before sending when at_most_once), then attempts it at its time. */
+  /**
+   * Starts a fire: claims it, then attempts it at its time. A scheduled fire is claimed through Raft before it is
+   * sent (`claimLeadMs` ahead, so the claim does not make it late), so that no pause, PATCH, cancel or trigger can
+   * come between a send and its claim: before the claim they move the job's schedule and the claim fails; after
+   * it, the fire is the job's run. A trigger's fire is already in the store: an at_least_once one goes at once.
+   */
   start(job: Job, atMs: number, options: StartOptions): void {
     const key = fireKey(job.tenant, job.id, atMs);
     if (this.#tasks.has(key)) return;
     const task: Task = {
       tenant: job.tenant, id: job.id, atMs, manual: options.manual, attempt: options.attemptsDone + 1,
       firstAttemptAtMs: null, abort: new AbortController(), timer: null, inBackoff: false,
+      waiting: options.buffered === true, claimed: options.claimed,
+      // A scheduled fire goes at its time plus its jitter (never before, even when resumed by a new leader); a
+      // manual one at once.
+      sendAtMs: options.manual ? this.#ports.clock.nowMs() : atMs + jitterOf(fireIdOf(job.id, atMs), job.jitterMs),
     };
     this.#tasks.set(key, task);
     this.#perJob.set(`${job.tenant}/${job.id}`, this.countOf(job.tenant, job.id) + 1);
+    if (task.waiting) this.#buffered.set(`${job.tenant}/${job.id}`, task);
     if (options.claimed) {
-      this.#attemptAt(task, this.#ports.clock.nowMs());
+      if (!task.waiting) this.#attemptAt(task, task.sendAtMs);
       return;
     }
     if (!options.manual) this.#claiming.add(key);
     const claim = this.#ports.submit({ kind: 'start', tenant: job.tenant, jobId: job.id, scheduledAtMs: atMs, manual: options.manual });
-    // A scheduled fire goes at its time plus its jitter; a manual one at once.
-    const sendAtMs = options.manual ? this.#ports.clock.nowMs() : atMs + jitterOf(fireIdOf(job.id, atMs), job.jitterMs);
-    if (job.delivery === 'at_most_once') {
-      // Claimed through Raft before it is sent: a leader lost after this point leaves an `unknown`, never a resend.
-      void claim.then((applied) => {
-        this.#claiming.delete(key);
-        if (task.abort.signal.aborted) return;
-        if (applied) this.#attemptAt(task, sendAtMs);
-        else this.#drop(task);
-      });
+    if (options.manual && job.delivery === 'at_least_once') {
+      this.#attemptAt(task, task.sendAtMs);
       return;
     }
-    void claim.then(() => this.#claiming.delete(key));
-    this.#attemptAt(task, sendAtMs);
+    // Claimed through Raft before it is sent: a leader lost after this point leaves an `unknown` (at_most_once) or
+    // a resend with the same fire id (at_least_once), never a fire the store does not know of.
+    void claim.then((applied) => {
+      this.#claiming.delete(key);
+      if (task.abort.signal.aborted) return;
+      if (!applied) {
+        this.#drop(task);
+        return;
+      }
+      task.claimed = true;
+      if (!task.waiting) this.#attemptAt(task, task.sendAtMs);
+    });
   }
 
   /** Stops every fire at once: attempts are aborted, retries cancelled, nothing more is reported. */
@@ -176,8 +202,22 @@ export class FireTasks {
     }
     // A trigger fires a paused job by hand, but a cancelled job will not fire at all (SPEC §2): a trigger or redrive
     // queued before the cancel, and any retry after it, is not sent.
-    if (job.status === 'cancelled' || (!task.manual && job.status === 'paused')) {
-      this.#finish(task, 'skipped', task.attempt - 1, `job ${job.status} before the fire was sent`);
+    if (job.status === 'cancelled') {
+      const sent = task.attempt === 1 ? 'the fire was sent' : `attempt ${task.attempt} was sent`;
+      this.#finish(task, 'skipped', task.attempt - 1, `job cancelled before ${sent}`);
+      return;
+    }
+    if (!task.manual && job.status === 'paused') {
+      if (task.attempt === 1) {
+        // Not sent yet: the fire is no run. It goes back to the job's schedule, so a unico fires when resumed (and
+        // catch-up decides, as for a job paused before its time).
+        this.#finish(task, 'skipped', 0, 'job paused before the fire was sent; not counted as a run', true);
+        return;
+      }
+      // Paused between attempts: the retries wait for the resume, and go on from the next attempt (SPEC §2: pause
+      // stops firing, resume starts it again). A leader that takes over finds the fire in flight and waits alike.
+      task.inBackoff = true;
+      this.#attemptAt(task, this.#ports.clock.nowMs() + 1000);
       return;
     }
     const startedAtMs = this.#ports.clock.nowMs();
@@ -214,9 +254,10 @@ export class FireTasks {
     };
   }
 
-  #finish(task: Task, result: FireResult, attempts: number, error: string | null): void {
+  #finish(task: Task, result: FireResult, attempts: number, error: string | null, requeue = false): void {
     void this.#ports.submit({
       kind: 'finish', tenant: task.tenant, jobId: task.id, scheduledAtMs: task.atMs, result, attempts: Math.max(0, attempts), error,
+      ...(requeue ? { requeue: true } : {}),
     });
     this.#drop(task);
   }
@@ -226,6 +267,7 @@ export class FireTasks {
     const key = fireKey(task.tenant, task.id, task.atMs);
     if (this.#tasks.get(key) !== task) return;
     this.#tasks.delete(key);
+    if (this.#buffered.get(`${task.tenant}/${task.id}`) === task) this.#buffered.delete(`${task.tenant}/${task.id}`);
     const jobKey = `${task.tenant}/${task.id}`;
     const count = this.countOf(task.tenant, task.id) - 1;
     if (count > 0) this.#perJob.set(jobKey, count);

@@ -6,9 +6,12 @@
 // attempt and retry, when the node stops leading or its lease can no longer vouch that no other leader exists.
 //
 // Safety comes from the store, not from this process's memory: a fire is claimed by a `start` event that applies
-// only while it is the job's next run, and a new leader reads what is in flight from the store. at_most_once fires
-// are claimed before they are sent; at_least_once fires are sent at once and claimed alongside, so a leader lost in
-// between makes the next one send the fire again, with the same fire id (SPEC §4).
+// only while it is the job's next run, and a new leader reads what is in flight from the store. Every scheduled
+// fire is claimed before it is sent (`claimLeadMs` ahead of its time): a pause, PATCH or trigger that commits
+// between a send and its claim would otherwise see a schedule that does not know of the fire, and send it again
+// under another id or with the same one (a black-box run found both). A leader lost after the claim leaves the
+// fire in flight: the next one sends an at_least_once fire again with the same fire id, and records an
+// at_most_once one `unknown` (SPEC §4).
 import type { FireEvent } from '../jobs/commands.js';
 import { fireIdOf } from '../jobs/fire.js';
 import type { Job } from '../jobs/job.js';
@@ -97,7 +100,7 @@ export class Scheduler {
   /** Jobs changed while a load runs: the change, not the load's older read, decides their entry. */
   #changedDuringLoad: Set<string> | null = null;
   #queuedDuringStart: { readonly tenant: string; readonly id: string; readonly atMs: number }[] = [];
-  /** Scheduled fires handed to the batcher (a pass, or a buffered fire) whose job has not moved past them yet. */
+  /** Scheduled fires passed (handed to the batcher as a `pass`) whose job has not moved past them yet. */
   readonly #held = new Set<string>();
 
   constructor(options: SchedulerOptions, ports: SchedulerPorts) {
@@ -286,9 +289,9 @@ export class Scheduler {
     if (this.#held.has(fireKey) || this.#tasks.has(tenant, id, job.nextRunAtMs)) return;
     if (job.nextRunAtMs >= this.#loadedUntilMs) return;
     const sendAtMs = job.nextRunAtMs + jitterOf(fireIdOf(id, job.nextRunAtMs), job.jitterMs);
-    const lead = job.delivery === 'at_most_once' ? this.#options.claimLeadMs : 0;
-    this.#heap.set({ key, tenant, id, scheduledAtMs: job.nextRunAtMs, sendAtMs, dueAtMs: sendAtMs - lead });
-    if (sendAtMs - lead < this.#wakeAtMs) this.#arm(sendAtMs - lead - this.#ports.clock.nowMs());
+    const dueAtMs = sendAtMs - this.#options.claimLeadMs;
+    this.#heap.set({ key, tenant, id, scheduledAtMs: job.nextRunAtMs, sendAtMs, dueAtMs });
+    if (dueAtMs < this.#wakeAtMs) this.#arm(dueAtMs - this.#ports.clock.nowMs());
   }
 
   /** Wakes the loop in `delayMs` (or sooner if already armed sooner). */
@@ -355,8 +358,15 @@ export class Scheduler {
       return;
     }
     if (busy && job.overlap === 'buffer_one') {
-      this.#tasks.buffer(job, plan.fireAtMs);
-      this.#held.add(`${entry.key}@${plan.fireAtMs}`);
+      if (this.#tasks.hasBuffered(job.tenant, job.id)) {
+        // One fire waits already: this one is skipped, so the job's fires stay near their times.
+        this.#hold(entry.key, plan.fireAtMs, {
+          kind: 'pass', tenant: job.tenant, jobId: job.id, scheduledAtMs: plan.fireAtMs,
+          untilMs: plan.fireAtMs + 1, count: 1, result: 'skipped',
+        });
+      } else {
+        this.#tasks.start(job, plan.fireAtMs, { manual: false, claimed: false, attemptsDone: 0, buffered: true });
+      }
       return;
     }
     this.#tasks.start(job, plan.fireAtMs, { manual: false, claimed: false, attemptsDone: 0 });
@@ -375,16 +385,12 @@ export class Scheduler {
     });
   }
 
-  /** A fire of the job finished: a buffered fire (overlap `buffer_one`) may go now. */
+  /**
+   * A fire of the job ended: its buffered fire (overlap `buffer_one`) may go now. Not while draining: no new
+   * fire starts then, and the next leader finds the buffered one claimed and sends it.
+   */
   #onTaskSettled(tenant: string, id: string): void {
-    const buffered = this.#tasks.takeBuffered(tenant, id);
-    if (buffered !== null) {
-      this.#held.delete(`${tenant}/${id}@${buffered.atMs}`);
-      const job = this.#ports.store.getJob(tenant, id);
-      if (job !== undefined && job.nextRunAtMs === buffered.atMs && job.status !== 'paused') {
-        this.#tasks.start(job, buffered.atMs, { manual: false, claimed: false, attemptsDone: 0 });
-      }
-    }
+    if (this.#state === 'running') this.#tasks.releaseBuffered(tenant, id);
     this.#arm(0);
   }
 

@@ -3,7 +3,9 @@ import { Packr } from 'msgpackr';
 import type {
   CommandResult, FireEvent, FireEventsCommand, RedriveFireCommand, SetFiringCommand, TriggerJobCommand,
 } from '../jobs/commands.js';
-import { finishFire, fireIdOf, parseFireId, passScheduledFires, startManualFire, startScheduledFire } from '../jobs/fire.js';
+import {
+  finishFire, fireIdOf, isScheduledTime, parseFireId, passScheduledFires, requeueFire, startManualFire, startScheduledFire,
+} from '../jobs/fire.js';
 import type { Job } from '../jobs/job.js';
 import { readJob, writeJob } from './apply-command.js';
 import type { BatchView } from './batch-view.js';
@@ -26,9 +28,10 @@ export async function applyFireCommand(view: BatchView, command: FireCommand): P
       if (job.status === 'cancelled') {
         return { type: 'refused', code: 'job_cancelled', message: `job ${job.id} is cancelled; it cannot be triggered` };
       }
-      // Two triggers in one millisecond are two fires: the second takes the next free millisecond.
+      // Two triggers in one millisecond are two fires: the second takes the next free millisecond. A scheduled
+      // time is never free: its fire may not be claimed yet, or may have been sent already.
       let atMs = command.proposedAtMs;
-      while (await view.get(inFlightKey(job.tenant, job.id, atMs)) !== undefined) atMs++;
+      while (isScheduledTime(job, atMs) || await view.get(inFlightKey(job.tenant, job.id, atMs)) !== undefined) atMs++;
       await queueManualFire(view, job, atMs, command.proposedAtMs);
       return { type: 'queued', fireId: fireIdOf(job.id, atMs) };
     }
@@ -120,7 +123,7 @@ async function applyFireEvent(view: BatchView, event: FireEvent, command: FireEv
 }
 
 function finishInFlight(view: BatchView, job: Job, event: FireEvent & { kind: 'finish' }, command: FireEventsCommand): void {
-  const finished = finishFire(job, event.result, command.proposedAtMs);
+  const finished = finishFire(event.requeue === true ? requeueFire(job, event.scheduledAtMs) : job, event.result, command.proposedAtMs);
   const fireId = fireIdOf(job.id, event.scheduledAtMs);
   if (event.result === 'dead_lettered') {
     const letter: DeadLetter = {

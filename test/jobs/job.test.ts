@@ -270,6 +270,19 @@ t.test('updateJob recomputes the next run; a finished job keeps its state', asyn
   t.strictSame(updateJob(capped, { ...specOf(capped), maxRuns: 3 }, nowMs).status, 'completed');
 });
 
+t.test('a PATCH that leaves the schedule alone leaves the next run alone, even one already due', async (t) => {
+  const job = stored();
+  // Due a minute ago and not yet sent (no leader then, or held by overlap): recomputing from now would drop it.
+  const due: Job = { ...job, nextRunAtMs: nowMs - 60_000 };
+  for (const patch of [{ payload: { n: 2 } }, { webhook_url: 'https://example.org/other' }, { retry: { max_attempts: 2 } }, { tags: { a: 'b' } }]) {
+    const after = updateJob(due, applyPatch(due, patch, options), nowMs);
+    t.strictSame([after.nextRunAtMs, after.status], [nowMs - 60_000, due.status], JSON.stringify(patch));
+  }
+  const moved = updateJob(due, applyPatch(due, { cron_expression: '0 18 * * *' }, options), nowMs);
+  t.equal(moved.nextRunAtMs, at('2026-06-01T18:00:00Z'), 'a schedule field moves it');
+  t.not(updateJob(due, applyPatch(due, { timezone: 'Europe/Madrid' }, options), nowMs).nextRunAtMs, nowMs - 60_000, 'so does the zone');
+});
+
 t.test('pause, resume and cancel', async (t) => {
   const job = stored();
   const paused = pauseJob(job, nowMs + 1);

@@ -178,6 +178,45 @@ t.test('a cancelled job sends nothing more: not a trigger queued before the canc
   t.equal((await api('GET', '/jobs/retry-cancel')).json.status, 'cancelled');
 });
 
+t.test('overlap buffer_one holds one fire while the previous runs and skips the rest, so fires stay near their times', async (t) => {
+  // Each fire takes 2.5 s against a 1 s interval. Before, every fire was held in turn and each came 1.5 s later
+  // than the one before (12 s late by the eighth), none recorded skipped.
+  receiver.on('/slow', { statuses: [200], delayMs: 2500 });
+  const startMs = Date.now() + 500;
+  await api('POST', '/jobs', {
+    id: 'buffered', type: 'recurrente', interval: '1s', timestamp: iso(startMs), webhook_url: receiver.url('/slow'),
+    overlap: 'buffer_one', max_runs: 4,
+  });
+  await waitFor(async () => receiver.at('/slow').length >= 4, 20_000, 'four fires');
+  const sent = receiver.at('/slow').map((r) => ({ scheduledMs: Date.parse(String(r.json['scheduled_at'])), lateMs: r.atMs - Date.parse(String(r.json['scheduled_at'])) }));
+  t.equal(sent[0]?.scheduledMs, startMs, 'the first fire at its time');
+  for (const { lateMs } of sent) t.ok(lateMs < 3500, `no fire more than one run late (${lateMs} ms)`);
+  let executions: Json[] = [];
+  await waitFor(async () => {
+    executions = (await api('GET', '/jobs/buffered/executions')).json.executions;
+    return executions.some((e: Json) => e.status === 'skipped');
+  }, 10_000, 'a skipped fire recorded');
+  t.match(executions.find((e: Json) => e.status === 'skipped'), { error: /skipped by catchup or overlap/ });
+  await api('DELETE', '/jobs/buffered');
+});
+
+t.test('a job paused between two attempts of a fire retries once resumed, from the next attempt', async (t) => {
+  receiver.on('/paused-retry', { statuses: [500, 200] });
+  await api('POST', '/jobs', {
+    id: 'paused-retry', type: 'unico', timestamp: iso(Date.now() + 300), webhook_url: receiver.url('/paused-retry'),
+    retry: { max_attempts: 3, backoff_ms: 1000, max_backoff_ms: 1000 },
+  });
+  await waitFor(async () => receiver.at('/paused-retry').length === 1, 5000, 'the first attempt');
+  t.equal((await api('POST', '/jobs/paused-retry/pause')).status, 200);
+  await new Promise((r) => setTimeout(r, 2500));
+  t.equal(receiver.at('/paused-retry').length, 1, 'no retry while paused');
+  t.equal((await api('POST', '/jobs/paused-retry/resume')).status, 200);
+  await waitFor(async () => receiver.at('/paused-retry').length === 2, 5000, 'the retry after the resume');
+  t.equal(receiver.at('/paused-retry')[1]?.headers['x-attempt'], '2', 'the next attempt, not a new fire');
+  await waitFor(async () => (await api('GET', '/jobs/paused-retry')).json.status === 'completed', 5000, 'completed');
+  t.match((await api('GET', '/jobs/paused-retry')).json, { run_count: 1 });
+});
+
 t.test('pause-firing holds every fire cluster-wide until resume-firing', async (t) => {
   t.strictSame((await api('POST', '/cluster/pause-firing')).json, { firing_paused: true });
   await api('POST', '/jobs', { id: 'held', type: 'unico', timestamp: iso(Date.now() + 300), webhook_url: receiver.url('/held') });

@@ -224,6 +224,23 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
     const kinds = ['delete', 'pause', 'move'] as const;
     changed.set(id, { kind: kinds[Math.floor(random() * 3)] as 'delete', atMs: t0 + Math.floor(random() * 60_000), appliedAtMs: null });
   }
+  // Changes within a claim's lead of a fire's time, where a black-box run found double fires: a pause then a
+  // resume, a PATCH of the payload, a trigger. Each job fires once under its own fire id all the same.
+  type NearKind = 'pause-resume' | 'payload' | 'trigger';
+  const nearChanges = new Map<string, {
+    kind: NearKind; atMs: number; appliedAtMs: number | null; resumeAtMs: number; resumedAtMs: number | null; manualFireId: string | null;
+  }>();
+  for (let i = 0; i < 200; i++) {
+    const id = `u${Math.floor(random() * 1500)}`;
+    const job = unico.get(id);
+    if (changed.has(id) || nearChanges.has(id) || job === undefined) continue;
+    const kinds = ['pause-resume', 'payload', 'trigger'] as const;
+    const atMs = job.atMs - 150 + Math.floor(random() * 210);
+    nearChanges.set(id, {
+      kind: kinds[Math.floor(random() * 3)] as NearKind, atMs, appliedAtMs: null,
+      resumeAtMs: atMs + 300 + Math.floor(random() * 2700), resumedAtMs: null, manualFireId: null,
+    });
+  }
   // Leader changes: a leader serves 3-9 s, then no leader for 0.2-2 s.
   const outages: { fromMs: number; toMs: number }[] = [];
   for (let at = t0 + 3000 + Math.floor(random() * 6000); at < t0 + 62_000; at += 3000 + Math.floor(random() * 6000)) {
@@ -252,6 +269,22 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
         if (r.type !== 'refused') c.appliedAtMs = clock.nowMs();
       },
     })),
+    ...[...nearChanges].flatMap(([id, c]) => [{
+      atMs: c.atMs,
+      run: async () => {
+        const r = await apply(c.kind === 'pause-resume' ? { type: 'pause_job', tenant: 'default', proposedAtMs: clock.nowMs(), id }
+          : c.kind === 'trigger' ? { type: 'trigger_job', tenant: 'default', proposedAtMs: clock.nowMs(), id }
+            : { type: 'update_job', tenant: 'default', proposedAtMs: clock.nowMs(), id, patch: { payload: { n: 1 } }, maxPayloadBytes: 65536, denyPrivateWebhooks: false });
+        if (r.type !== 'refused') c.appliedAtMs = clock.nowMs();
+        if (r.type === 'queued') c.manualFireId = r.fireId;
+      },
+    }, ...(c.kind === 'pause-resume' ? [{
+      atMs: c.resumeAtMs,
+      run: async () => {
+        const r = await apply({ type: 'resume_job', tenant: 'default', proposedAtMs: clock.nowMs(), id });
+        if (r.type !== 'refused' && c.appliedAtMs !== null) c.resumedAtMs = clock.nowMs();
+      },
+    }] : [])]),
     ...outages.flatMap((o) => [
       {
         atMs: o.fromMs,
@@ -302,6 +335,26 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
     const change = changed.get(id);
     const fireId = `${id}@${atMs}`;
     const got = byFire.get(fireId) ?? [];
+    const nearChange = nearChanges.get(id);
+    if (nearChange?.manualFireId !== null && nearChange?.manualFireId !== undefined) {
+      if (nearChange.manualFireId === fireId) failures.push(`${fireId}: a trigger took the scheduled fire's id`);
+      else if (delivery === 'at_least_once' && (byFire.get(nearChange.manualFireId) ?? []).length === 0) failures.push(`${nearChange.manualFireId} (trigger) lost`);
+    }
+    if (nearChange?.kind === 'pause-resume' && nearChange.appliedAtMs !== null) {
+      const { appliedAtMs: pausedAtMs, resumedAtMs } = nearChange;
+      const whilePaused = got.filter((d) => d.atMs > pausedAtMs && (resumedAtMs === null || d.atMs < resumedAtMs));
+      if (whilePaused.length > 0) failures.push(`${fireId} sent while paused (${pausedAtMs}-${resumedAtMs})`);
+      const firstAttempts = got.filter((d) => d.attempt === 1).length;
+      if (delivery === 'at_most_once' ? firstAttempts > 1 : !near(atMs, 1500) && !near(resumedAtMs ?? atMs, 1500) && firstAttempts > 1) {
+        const sends = got.map((d) => `attempt ${d.attempt} at ${d.atMs - atMs} ms${d.ok ? ' ok' : ''}`).join(', ');
+        failures.push(`${fireId} (${delivery}) sent ${firstAttempts} times around a pause at ${pausedAtMs - atMs} ms and a resume at ${(resumedAtMs ?? NaN) - atMs} ms: ${sends}`);
+      }
+      const executions = await queries.executions('default', id, 20);
+      if (got.length === 0 && !(delivery === 'at_most_once' && executions.some((e) => e.status === 'unknown'))) {
+        failures.push(`${fireId} (${delivery}) never sent after a pause at ${pausedAtMs - atMs} ms and a resume at ${(resumedAtMs ?? NaN) - atMs} ms: ${JSON.stringify({ job: queries.getJob('default', id), executions })}`);
+      }
+      continue;
+    }
     // A job changed before its fire went out (even after its time, while no leader could fire) may rightly not fire.
     if (change?.appliedAtMs !== null && change?.appliedAtMs !== undefined && !got.some((d) => d.atMs <= (change.appliedAtMs as number))) {
       if (change.kind !== 'move' && got.some((d) => d.atMs > (change.appliedAtMs as number))) failures.push(`${fireId} fired after its ${change.kind}`);

@@ -66,6 +66,34 @@ t.test('a dead letter of a cancelled job is not redriven (job_cancelled) and sta
   t.strictSame(await q.inFlightFires(), [], 'nothing queued');
 });
 
+t.test('a trigger at a scheduled time of its job takes the next millisecond: one fire id, one fire', async (t) => {
+  const { apply } = await store(t);
+  await create(apply, { id: 'st', type: 'unico', timestamp: new Date(t0 + 500).toISOString() });
+  t.strictSame(await apply({ type: 'trigger_job', tenant: 'default', proposedAtMs: t0 + 500, id: 'st' }), { type: 'queued', fireId: `st@${t0 + 501}` });
+  await create(apply, { id: 'rt', type: 'recurrente', interval: '1s', timestamp: new Date(t0).toISOString() });
+  t.strictSame(await apply({ type: 'trigger_job', tenant: 'default', proposedAtMs: t0 + 7000, id: 'rt' }), { type: 'queued', fireId: `rt@${t0 + 7001}` },
+    'a past scheduled time too: its fire may have been sent');
+  t.strictSame(await apply({ type: 'trigger_job', tenant: 'default', proposedAtMs: t0 + 7500, id: 'rt' }), { type: 'queued', fireId: `rt@${t0 + 7500}` });
+});
+
+t.test('a fire not sent because its job was paused is no run: the unico fires again once resumed', async (t) => {
+  const { apply, events, q } = await store(t);
+  await create(apply, { id: 'pr', type: 'unico', timestamp: new Date(t0).toISOString() });
+  await events({ kind: 'start', ...ref('pr', t0), manual: false });
+  t.match(q.getJob('default', 'pr'), { runCount: 1, nextRunAtMs: null, status: 'running' });
+  await apply({ type: 'pause_job', tenant: 'default', proposedAtMs: t0 + 1, id: 'pr' });
+  await events({ kind: 'finish', ...ref('pr', t0), result: 'skipped', attempts: 0, error: 'job paused before the fire was sent', requeue: true });
+  t.match(q.getJob('default', 'pr'), { runCount: 0, nextRunAtMs: null, status: 'paused', firesInFlight: 0, fireCounts: { skipped: 1 } });
+  t.match(await apply({ type: 'resume_job', tenant: 'default', proposedAtMs: t0 + 5, id: 'pr' }), { type: 'job', job: { status: 'pending', nextRunAtMs: t0 } });
+  // Resumed before the skip applied: due again at once.
+  await create(apply, { id: 'pr2', type: 'unico', timestamp: new Date(t0).toISOString() });
+  await events({ kind: 'start', ...ref('pr2', t0), manual: false });
+  await apply({ type: 'pause_job', tenant: 'default', proposedAtMs: t0 + 1, id: 'pr2' });
+  await apply({ type: 'resume_job', tenant: 'default', proposedAtMs: t0 + 2, id: 'pr2' });
+  await events({ kind: 'finish', ...ref('pr2', t0), result: 'skipped', attempts: 0, error: 'job paused before the fire was sent', requeue: true });
+  t.match(q.getJob('default', 'pr2'), { runCount: 0, nextRunAtMs: t0, status: 'pending', firesInFlight: 0 });
+});
+
 t.test('pause_after_failures pauses after that many dead letters in a row; a 410 pauses at once', async (t) => {
   const { apply, events, q } = await store(t);
   await create(apply, { id: 'p', type: 'recurrente', interval: '1m', timestamp: new Date(t0).toISOString(), pause_after_failures: 2 });
