@@ -154,8 +154,9 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     shutdown: async (clientDrainMs = limits.clientDrainMs) => {
       const stoppingAtMs = performance.now();
       clientDrain.begin();
-      // Attempts in progress end and are recorded first, so the next leader sends none of them again.
-      if (raft.status().membership.voters.length > 1) await scheduler.drain(limits.drainTimeoutMs);
+      // Attempts in progress end and are recorded first, so the next leader sends none of them again: another
+      // node, or this one when it is the only one and starts again.
+      await scheduler.drain(limits.drainTimeoutMs);
       await handOver(raft, log);
       await sleep(Math.max(0, clientDrainMs - (performance.now() - stoppingAtMs)));
       await close();

@@ -6,6 +6,8 @@ import type { Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import t from 'tap';
 import { Client } from 'undici';
+import { Receiver } from '../scheduler/receiver.js';
+import { waitFor } from '../cluster/process-cluster.js';
 import { startSingleNode } from './single-node.js';
 
 const job = (id: string): string => JSON.stringify({
@@ -78,4 +80,26 @@ t.test('while a node stops it still serves, /ready says it is stopping, and each
 
   await stopped;
   await t.rejects(client.request({ method: 'GET', path: '/health' }), { code: 'ECONNREFUSED' }, 'the port is closed after');
+});
+
+t.test('a lone node stopped while a fire is being sent records its result first: started again, it sends nothing twice', async (t) => {
+  // It has no one to hand over to, and once skipped the drain: the fire was sent again, with the same id, on restart.
+  const receiver = await Receiver.start();
+  t.teardown(() => receiver.close());
+  receiver.on('/slow', { statuses: [200], delayMs: 1000 });
+  const first = await startSingleNode({ SLOT_GAP: '1s' });
+  const created = await first.node.app.inject({
+    method: 'POST', url: '/jobs',
+    payload: { id: 'in-flight', type: 'unico', timestamp: new Date(Date.now() + 300).toISOString(), webhook_url: receiver.url('/slow') },
+  });
+  t.equal(created.statusCode, 201);
+  await waitFor(async () => receiver.at('/slow').length === 1, 5000, 'the fire under way');
+  await first.node.shutdown(0);
+  const again = await startSingleNode({ SLOT_GAP: '1s' }, { dataDir: first.dataDir });
+  t.teardown(() => again.stop());
+  await waitFor(async () => (await again.node.app.inject({ method: 'GET', url: '/jobs/in-flight' })).json<{ status: string }>().status === 'completed', 5000, 'completed');
+  await delay(1500);
+  t.equal(receiver.at('/slow').length, 1, 'sent once');
+  const executions = (await again.node.app.inject({ method: 'GET', url: '/jobs/in-flight/executions' })).json<{ executions: { status: string }[] }>();
+  t.match(executions.executions, [{ status: 'succeeded' }]);
 });
