@@ -113,8 +113,19 @@ export const stateDigestWaitMs = 60_000;
 export const leaseCheckMs = 50;
 /** Next-fire index keys read per page while loading slots. */
 export const indexPageFires = 10_000;
-/** Keep-alive connections per webhook origin. */
-export const webhookConnectionsPerOrigin = 64;
+/**
+ * Connections to one webhook origin at once: as many as the webhooks in flight, so no attempt waits in the pool
+ * for a connection another job's attempt holds. At 64, 70 jobs pointed at a receiver that hung took every connection
+ * to its host, and every other fire to that host, a healthy path's too, queued behind them while its deadline ran:
+ * recorded `timeout` though never sent, or sent seconds late. undici, Node's http.Agent and Go's net/http put no
+ * bound per host by default either. Sockets and memory stay bounded by `webhooksInFlightMax`, exactly as for that
+ * many attempts to as many hosts; idle keep-alive sockets close after undici's keep-alive timeout (4 s unless the
+ * receiver says otherwise). The price: a burst of fires to one host opens a connection per fire (handshakes, the
+ * receiver's accept queue) instead of queueing behind 64; each fire at its own time (SPEC §1) is worth it. The
+ * scheduler goes past `webhooksInFlightMax` only with manual fires and fires taken over at election; an attempt
+ * beyond this bound waits for a connection and is recorded as such (WebhookClient: `origin_busy`, or started late).
+ */
+export const webhookConnectionsPerOrigin = webhooksInFlightMax;
 /** Dead letters in one page of `GET /dead-letters`. */
 export const deadLettersPageMax = 1000;
 /** How long a SIGTERM'd leader waits for attempts in progress to end and be recorded before it hands over. */
@@ -187,6 +198,9 @@ export function assertLimitRelations(l: Limits): void {
   assert.ok(l.nearSlotsHeld >= 2, 'limits: nearSlotsHeld must be at least 2');
   // An at_most_once claim may wait out one spacing before it is proposed; it must still apply before its send.
   assert.ok(l.fireEventsEntrySpacingMs * 2 <= l.claimLeadMs, 'limits: fireEventsEntrySpacingMs must be at most half of claimLeadMs');
+  // Every webhook the scheduler lets be in flight gets its own connection, even when all of them go to one origin.
+  assert.ok(l.webhookConnectionsPerOrigin >= l.webhooksInFlightMax,
+    'limits: webhookConnectionsPerOrigin must be at least webhooksInFlightMax');
   // A follower's forward waits for the leader's own proposal timeout, so it must not give up first.
   assert.ok(l.forwardTimeoutMs >= l.proposalTimeoutMs, 'limits: forwardTimeoutMs must be at least proposalTimeoutMs');
 }

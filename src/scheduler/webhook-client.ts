@@ -4,6 +4,7 @@ import { createHash, createHmac, randomFillSync } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { Agent, type Dispatcher } from 'undici';
 import { isPrivateAddress, isPrivateHost, type JobType, type WebhookMethod } from '../jobs/job.js';
+import { httpDateMsOf } from './http-date.js';
 
 export interface WebhookAttempt {
   /** An http(s) URL, already validated at create. */
@@ -28,8 +29,13 @@ export interface WebhookAttempt {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * Why an attempt failed. `origin_busy`: every connection to the webhook's origin stayed taken by other attempts
+ * until the deadline, so this request never went out (`sent: false`).
+ */
 export type AttemptErrorCode =
-  | 'http_status' | 'timeout' | 'connection_refused' | 'dns_failed' | 'private_address' | 'aborted' | 'network';
+  | 'http_status' | 'timeout' | 'connection_refused' | 'dns_failed' | 'private_address' | 'aborted' | 'network'
+  | 'origin_busy';
 
 export type AttemptResult =
   | { readonly ok: true; readonly httpStatus: number; readonly startedAtMs: number; readonly durationMs: number }
@@ -42,17 +48,21 @@ export type AttemptResult =
     readonly durationMs: number;
     /**
      * false only when the request provably never reached the receiver (DNS failure, refused connection,
-     * private address refused, aborted before connect). at_most_once retries only such attempts.
+     * private address refused, no connection made or free before the deadline or the abort). at_most_once
+     * retries only such attempts.
      */
     readonly sent: boolean;
-    /** 429/503 with a valid Retry-After (seconds or HTTP date): the asked delay in ms; else null. */
+    /** 429/503 with a usable Retry-After (seconds, or an HTTP date still ahead): the asked delay in ms; else null. */
     readonly retryAfterMs: number | null;
   };
 
 export interface WebhookClientOptions {
   /** WEBHOOK_DENY_PRIVATE. */
   readonly denyPrivate: boolean;
-  /** Keep-alive connections kept per origin. */
+  /**
+   * Connections to one origin at once (keep-alive). An attempt beyond them waits for a free one; its deadline and
+   * `startedAtMs` then run from when it got one, and it fails `origin_busy` (not sent) if none came in `timeoutMs`.
+   */
   readonly connectionsPerOrigin: number;
   /** Epoch ms (a Clock): stamps fired_at, webhook-timestamp and durations. */
   readonly now: () => number;
@@ -182,15 +192,30 @@ function headersOf(attempt: WebhookAttempt, body: string, firedAtMs: number, use
   return headers;
 }
 
-/** A Retry-After value (delay-seconds or an HTTP-date) as a delay in ms from `nowMs`; null when absent or invalid. */
-export function retryAfterMsOf(value: string | readonly string[] | undefined, nowMs: number): number | null {
-  const text = (typeof value === 'string' ? value : value?.[0])?.trim();
+type HeaderValue = string | readonly string[] | undefined;
+
+/**
+ * A Retry-After value (RFC 9110 §10.2.3) as a delay in ms; null when absent, malformed, or asking no wait.
+ * delay-seconds counts from now, and `0` means at once. An HTTP-date counts from the response's own `Date` when it
+ * carries a valid one, as cache ages do (RFC 9111 §4.2.3): both come from the receiver's clock, so a receiver whose
+ * clock is off from this node's still gets the wait it asked for; else from `nowMs`. A date not after that gives
+ * null, so the job's normal backoff applies rather than a retry at once: an HTTP-date has one-second resolution and
+ * cannot ask for less than a second, such a date more often means a clock off or a stale (cached) answer than
+ * "come back now", and waiting a little longer than asked is always allowed.
+ */
+export function retryAfterMsOf(value: HeaderValue, nowMs: number, date?: HeaderValue): number | null {
+  const text = firstOf(value);
   if (text === undefined) return null;
   if (/^\d+$/.test(text)) return Number(text) * 1000;
-  // Every HTTP-date form (RFC 9110 §5.6.7) opens with a day name; this keeps Date.parse from reading "1.5" as 2001.
-  if (!/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)/i.test(text)) return null;
-  const atMs = Date.parse(text);
-  return Number.isNaN(atMs) ? null : Math.max(0, atMs - nowMs);
+  const atMs = httpDateMsOf(text, nowMs);
+  if (atMs === null) return null;
+  const dateText = firstOf(date);
+  const fromMs = (dateText === undefined ? null : httpDateMsOf(dateText, nowMs)) ?? nowMs;
+  return atMs > fromMs ? atMs - fromMs : null;
+}
+
+function firstOf(value: HeaderValue): string | undefined {
+  return (typeof value === 'string' ? value : value?.[0])?.trim();
 }
 
 type Failure = Pick<Extract<AttemptResult, { ok: false }>, 'code' | 'error' | 'sent'>;
@@ -225,16 +250,41 @@ function errorCodeOf(err: unknown): string | undefined {
   return undefined;
 }
 
+/** How a request ended, as far as our own deadline and the caller's signal go. */
+interface RequestEnd {
+  timedOut: boolean;
+  callerAborted: boolean;
+  /** undici handed the request to a connection (onRequestStart): before that, not one byte of it was written. */
+  isStarted: boolean;
+  /** Every connection to the origin was taken when the attempt was made. */
+  waitedForConnection: boolean;
+  readonly timeoutMs: number;
+  readonly origin: string;
+}
+
 /** What a thrown request error means to the attempt; a timeout or abort of ours wins over the error undici reports. */
-function failureOf(err: unknown, how: { timedOut: boolean; callerAborted: boolean; timeoutMs: number }): Failure {
+function failureOf(err: unknown, how: RequestEnd): Failure {
   const code = errorCodeOf(err);
   const message = err instanceof Error ? err.message : String(err);
   const known = code === undefined ? undefined : failuresByCode[code];
   if (known !== undefined) return { ...known, error: message };
+  // undici writes a request only after onRequestStart: one stopped before it provably never left.
+  if (how.timedOut && !how.isStarted) {
+    return how.waitedForConnection
+      ? { code: 'origin_busy', sent: false, error: `every connection to ${how.origin} stayed busy for ${how.timeoutMs} ms; not sent` }
+      : { code: 'timeout', sent: false, error: `no connection to ${how.origin} within ${how.timeoutMs} ms; not sent` };
+  }
+  if (how.callerAborted && !how.isStarted) return { code: 'aborted', sent: false, error: 'attempt aborted before it was sent' };
   // The request may have been written before the deadline or the abort: count it as sent, to be safe.
   if (how.timedOut) return { code: 'timeout', sent: true, error: `no answer within ${how.timeoutMs} ms` };
   if (how.callerAborted) return { code: 'aborted', sent: true, error: 'attempt aborted' };
   return { code: 'network', sent: true, error: code === undefined ? message : `${code}: ${message}` };
+}
+
+interface Answer {
+  readonly status: number;
+  readonly retryAfter: string | string[] | undefined;
+  readonly date: string | string[] | undefined;
 }
 
 /** One keep-alive undici pool for every webhook; `send` makes one attempt and never rejects. */
@@ -243,9 +293,13 @@ export class WebhookClient {
   readonly #denyPrivate: boolean;
   readonly #now: () => number;
   readonly #userAgent: () => string;
+  readonly #connectionsPerOrigin: number;
+  /** Requests undici holds per origin (dispatched, not yet ended or failed); an origin leaves at zero. */
+  readonly #requestsByOrigin = new Map<string, number>();
 
   constructor(options: WebhookClientOptions) {
     assert(Number.isInteger(options.connectionsPerOrigin) && options.connectionsPerOrigin >= 1, 'connectionsPerOrigin >= 1');
+    this.#connectionsPerOrigin = options.connectionsPerOrigin;
     this.#denyPrivate = options.denyPrivate;
     this.#now = options.now;
     this.#userAgent = options.userAgent ?? defaultUserAgent;
@@ -257,9 +311,11 @@ export class WebhookClient {
   }
 
   async send(attempt: WebhookAttempt): Promise<AttemptResult> {
-    const startedAtMs = this.#now();
-    const fail = (failure: Failure, httpStatus: number | null = null, retryAfterMs: number | null = null): AttemptResult =>
-      ({ ok: false, httpStatus, ...failure, startedAtMs, durationMs: this.#elapsedMs(startedAtMs), retryAfterMs });
+    // Moved to when a connection came free, for an attempt that waited for one (see #request).
+    const timing = { startedAtMs: this.#now() };
+    const fail = (failure: Failure, httpStatus: number | null = null, retryAfterMs: number | null = null): AttemptResult => ({
+      ok: false, httpStatus, ...failure, startedAtMs: timing.startedAtMs, durationMs: this.#elapsedMs(timing.startedAtMs), retryAfterMs,
+    });
     if (attempt.signal?.aborted === true) {
       return fail({ code: 'aborted', sent: false, error: 'attempt aborted before it started' });
     }
@@ -273,15 +329,15 @@ export class WebhookClient {
     if (this.#denyPrivate && isPrivateHost(url.hostname)) {
       return fail({ code: 'private_address', sent: false, error: `webhook host ${url.hostname} is private, loopback or link-local` });
     }
-    const body = bodyOf(attempt, startedAtMs);
-    const headers = headersOf(attempt, body, startedAtMs, this.#userAgent());
-    const answer = await this.#request(url, attempt, body, headers);
+    const body = bodyOf(attempt, timing.startedAtMs);
+    const headers = headersOf(attempt, body, timing.startedAtMs, this.#userAgent());
+    const answer = await this.#request(url, attempt, body, headers, timing);
     if ('failure' in answer) return fail(answer.failure);
-    const { status, retryAfter } = answer;
+    const { status, retryAfter, date } = answer;
     if (status >= 200 && status < 300) {
-      return { ok: true, httpStatus: status, startedAtMs, durationMs: this.#elapsedMs(startedAtMs) };
+      return { ok: true, httpStatus: status, startedAtMs: timing.startedAtMs, durationMs: this.#elapsedMs(timing.startedAtMs) };
     }
-    const retryAfterMs = status === 429 || status === 503 ? retryAfterMsOf(retryAfter, this.#now()) : null;
+    const retryAfterMs = status === 429 || status === 503 ? retryAfterMsOf(retryAfter, this.#now(), date) : null;
     return fail({ code: 'http_status', sent: true, error: `webhook answered HTTP ${status}` }, status, retryAfterMs);
   }
 
@@ -294,14 +350,28 @@ export class WebhookClient {
    * Makes the request under one deadline (connect, headers and body) and the caller's signal, through undici's
    * dispatch with a handler of our own: request()'s response stream, promise chain and AbortSignal per attempt
    * cost about half of a webhook's CPU (measured: about 100 µs a send, 55 µs this way).
+   *
+   * When every connection to the origin is taken, undici holds the request until one comes free. That wait is not
+   * the receiver's doing, so it is no part of the attempt: the deadline first bounds the wait (`origin_busy`, not
+   * sent), then starts again, whole, when the request goes out, and `timing.startedAtMs` moves there. Measured from
+   * the dispatch, as before, a healthy receiver's fire queued behind hanging ones was recorded `timeout` though
+   * never sent, or succeeded seconds late with the wait hidden in its duration. (The body's `fired_at` stays the
+   * time the attempt was made.) limits.webhookConnectionsPerOrigin makes this wait rare.
    */
   #request(
-    url: URL, attempt: WebhookAttempt, body: string, headers: Record<string, string>,
-  ): Promise<{ status: number; retryAfter: string | string[] | undefined } | { failure: Failure }> {
+    url: URL, attempt: WebhookAttempt, body: string, headers: Record<string, string>, timing: { startedAtMs: number },
+  ): Promise<Answer | { failure: Failure }> {
     return new Promise((resolve) => {
-      const how = { timedOut: false, callerAborted: false, timeoutMs: attempt.timeoutMs };
+      const { origin } = url;
+      const how: RequestEnd = {
+        timedOut: false, callerAborted: false, isStarted: false, waitedForConnection: this.#hold(origin),
+        timeoutMs: attempt.timeoutMs, origin,
+      };
+      // undici is done with the request (ended, failed or aborted), so its connection is free or closed.
+      let isReleased = false;
+      const release = (): void => { if (!isReleased) this.#release(origin); isReleased = true; };
       let controller: Dispatcher.DispatchController | null = null;
-      let response: { status: number; retryAfter: string | string[] | undefined } | null = null;
+      let response: Answer | null = null;
       let bodyBytes = 0;
       let settled = false;
       const settle = (err: unknown): void => {
@@ -317,10 +387,11 @@ export class WebhookClient {
         if (controller !== null && !controller.aborted) controller.abort(reason);
         settle(reason);
       };
-      const timer = setTimeout(() => {
+      const onDeadline = (): void => {
         how.timedOut = true;
         stop(new Error(`no answer within ${attempt.timeoutMs} ms`));
-      }, attempt.timeoutMs);
+      };
+      let timer = setTimeout(onDeadline, attempt.timeoutMs);
       const onCallerAbort = (): void => {
         how.callerAborted = true;
         stop(new Error('attempt aborted'));
@@ -329,29 +400,48 @@ export class WebhookClient {
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart: (c) => {
           controller = c;
-          if (settled) c.abort(new Error('attempt already answered'));
+          how.isStarted = true;
+          if (settled) {
+            c.abort(new Error('attempt already answered'));
+          } else if (how.waitedForConnection) {
+            timing.startedAtMs = this.#now();
+            clearTimeout(timer);
+            timer = setTimeout(onDeadline, attempt.timeoutMs);
+          }
         },
         onResponseStart: (_c, statusCode, responseHeaders) => {
           if (statusCode < 200) return; // 1xx: the final answer follows
-          response = { status: statusCode, retryAfter: responseHeaders['retry-after'] };
+          response = { status: statusCode, retryAfter: responseHeaders['retry-after'], date: responseHeaders.date };
         },
         onResponseData: (_c, chunk) => {
           // The body is read and thrown away so the connection goes back to the pool; a long one closes it.
           bodyBytes += chunk.length;
           if (bodyBytes > responseBodyBytesMax) stop(new Error('response body over the limit'));
         },
-        onResponseEnd: () => settle(null),
-        onResponseError: (_c, err) => settle(err),
+        onResponseEnd: () => { release(); settle(null); },
+        onResponseError: (_c, err) => { release(); settle(err); },
       };
       try {
-        this.#agent.dispatch({
-          origin: url.origin, path: `${url.pathname}${url.search}`, method: attempt.method, headers, body,
-        }, handler);
+        this.#agent.dispatch({ origin, path: `${url.pathname}${url.search}`, method: attempt.method, headers, body }, handler);
       } catch (err) {
         // Options undici refuses at once (a header value it will not write): nothing left.
+        release();
         settle(err);
       }
     });
+  }
+
+  /** Counts one more request to `origin`; true when it must wait, every connection to the origin being taken. */
+  #hold(origin: string): boolean {
+    const held = this.#requestsByOrigin.get(origin) ?? 0;
+    this.#requestsByOrigin.set(origin, held + 1);
+    return held >= this.#connectionsPerOrigin;
+  }
+
+  #release(origin: string): void {
+    const left = (this.#requestsByOrigin.get(origin) ?? 1) - 1;
+    if (left > 0) this.#requestsByOrigin.set(origin, left);
+    else this.#requestsByOrigin.delete(origin);
   }
 
   #elapsedMs(startedAtMs: number): number {

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Webhook } from 'standardwebhooks';
 import t, { type Test } from 'tap';
+import { limits } from '../../src/config/limits.js';
 import { isPrivateAddress } from '../../src/jobs/job.js';
 import {
   type AttemptResult, privateDenyingLookup, retryAfterMsOf, signatureHeaders, type WebhookAttempt, WebhookClient,
@@ -154,6 +155,8 @@ t.test('Retry-After on 429 and 503 is read as seconds or as an HTTP date', async
   ];
   const r = await receiver(t, (_req, res) => {
     const [status, retryAfter] = answers[r.requests.length - 1]!;
+    // No Date header: the HTTP date counts from the client's (injected) clock.
+    res.sendDate = false;
     res.statusCode = status;
     if (retryAfter !== null) res.setHeader('retry-after', retryAfter);
     res.end();
@@ -167,17 +170,74 @@ t.test('Retry-After on 429 and 503 is read as seconds or as an HTTP date', async
   t.strictSame(got, [[429, 2000], [503, 30_000], [429, null], [503, null], [429, null]]);
 });
 
-t.test('retryAfterMsOf reads delay-seconds and HTTP dates; a past date is 0', async (t) => {
+t.test('retryAfterMsOf reads delay-seconds and the three HTTP-date forms, always as UTC', async (t) => {
   const nowMs = Date.parse('1994-11-06T08:49:00Z');
   t.equal(retryAfterMsOf('120', nowMs), 120_000);
+  t.equal(retryAfterMsOf(' 0 ', nowMs), 0, 'delay-seconds 0: at once');
   t.equal(retryAfterMsOf(['3', '9'], nowMs), 3000);
-  t.equal(retryAfterMsOf('Sun, 06 Nov 1994 08:49:37 GMT', nowMs), 37_000);
-  t.equal(retryAfterMsOf('Sunday, 06-Nov-94 08:49:37 GMT', nowMs), 37_000);
-  t.equal(retryAfterMsOf('Sun, 06 Nov 1994 08:48:00 GMT', nowMs), 0);
-  t.equal(retryAfterMsOf(undefined, nowMs), null);
-  t.equal(retryAfterMsOf('', nowMs), null);
-  t.equal(retryAfterMsOf('-1', nowMs), null);
-  t.equal(retryAfterMsOf('Sun, not a date', nowMs), null);
+  t.equal(retryAfterMsOf('Sun, 06 Nov 1994 08:49:37 GMT', nowMs), 37_000, 'IMF-fixdate');
+  t.equal(retryAfterMsOf('sun, 06 nov 1994 08:49:37 gmt', nowMs), 37_000, 'names in any case');
+  t.equal(retryAfterMsOf('Sunday, 06-Nov-94 08:49:37 GMT', nowMs), 37_000, 'RFC 850');
+  t.equal(retryAfterMsOf('Sun Nov  6 08:49:37 1994', nowMs), 37_000, 'asctime, a one-digit day');
+  t.equal(retryAfterMsOf('Sun Nov 06 08:49:37 1994', nowMs), 37_000, 'asctime, a two-digit day');
+  t.equal(retryAfterMsOf('Sun, 06 Nov 1994 08:49:60 GMT', nowMs), 60_000, 'a leap second');
+  t.equal(retryAfterMsOf('Thu, 01 Jan 1998 00:00:00 GMT', nowMs), Date.parse('1998-01-01T00:00:00Z') - nowMs);
+});
+
+t.test('retryAfterMsOf reads a two-digit RFC 850 year as at most 50 years ahead', async (t) => {
+  const nowMs = Date.parse('2026-11-28T09:00:00Z');
+  t.equal(retryAfterMsOf('Saturday, 28-Nov-26 09:00:05 GMT', nowMs), 5000, '26 is 2026');
+  t.equal(retryAfterMsOf('Friday, 28-Nov-75 09:00:00 GMT', nowMs), Date.parse('2075-11-28T09:00:00Z') - nowMs, '75 is 2075');
+  t.equal(retryAfterMsOf('Monday, 28-Nov-77 09:00:00 GMT', nowMs), null, '77 is 1977, past');
+});
+
+t.test('retryAfterMsOf ignores what is no Retry-After: garbage, other date formats, impossible dates', async (t) => {
+  // Every one of these is ahead of now, so only a refusal gives null.
+  const nowMs = Date.parse('1994-11-06T08:49:00Z');
+  for (const value of [
+    undefined, '', '-1', '1.5', '+5', '5s', '0x10', 'soon', 'Sun, not a date', 'Mon 1', 'Monday', 'Sunday foo 2025',
+    'Sun, 06 Nov 1994 08:49:37', 'Sun, 06 Nov 1994 08:49:37 +0000', 'Sun, 06 Nov 1994 08:49:37 PST',
+    'Sun, 06 Nov 1994 08:49:37 UTC', 'Sun, 6 Nov 1994 08:49:37 GMT', '06 Nov 1994 08:49:37 GMT',
+    'Sun, 06 Nov 94 08:49:37 GMT', 'Sun, 06 November 1994 08:49:37 GMT', 'Sun,  06 Nov 1994 08:49:37 GMT',
+    'Sun, 06 Nov 1994 08:49:37 GMT trailing', 'Sun, 31 Nov 1994 08:49:37 GMT', 'Tue, 29 Feb 2095 08:49:37 GMT',
+    'Sun, 06 Nov 1994 24:00:00 GMT', 'Sun, 06 Nov 1994 08:60:00 GMT', 'Sun, 06 Nov 1994 08:49:61 GMT',
+    'Sunday, 06-Nov-1994 08:49:37 GMT', 'Sun, 06-Nov-94 08:49:37 GMT', 'Sun Nov  6 08:49:37 1994 GMT',
+    '1994-11-06T08:49:37Z', 'Sun Nov 06 1994 08:49:37 GMT+0000 (Coordinated Universal Time)',
+  ]) {
+    t.equal(retryAfterMsOf(value, nowMs), null, JSON.stringify(value));
+  }
+});
+
+t.test('an HTTP date not after now asks no wait: null, so the normal backoff applies', async (t) => {
+  const nowMs = Date.parse('1994-11-06T08:49:00Z');
+  t.equal(retryAfterMsOf('Sun, 06 Nov 1994 08:48:00 GMT', nowMs), null, 'a minute ago');
+  t.equal(retryAfterMsOf('Sun, 06 Nov 1994 08:49:00 GMT', nowMs), null, 'now');
+  t.equal(retryAfterMsOf('Sun, 06 Nov 1994 08:49:01 GMT', nowMs), 1000);
+});
+
+t.test('an HTTP date counts from the response Date, so a receiver whose clock is off gets the wait it asked', async (t) => {
+  const retryAt = 'Sun, 06 Nov 1994 08:49:37 GMT';
+  const sentAt = 'Sun, 06 Nov 1994 08:49:31 GMT';
+  const behindMs = Date.parse('1994-11-06T08:51:00Z');
+  t.equal(retryAfterMsOf(retryAt, behindMs, sentAt), 6000, 'their clock 89 s behind ours');
+  t.equal(retryAfterMsOf(retryAt, Date.parse('1994-11-06T08:40:00Z'), sentAt), 6000, 'their clock ahead of ours');
+  t.equal(retryAfterMsOf(retryAt, behindMs, [sentAt, 'junk']), 6000, 'the first Date');
+  t.equal(retryAfterMsOf(retryAt, behindMs, retryAt), null, 'a date equal to Date asks no wait');
+  t.equal(retryAfterMsOf(retryAt, Date.parse('1994-11-06T08:49:00Z'), 'garbage'), 37_000, 'an invalid Date: our clock');
+  t.equal(retryAfterMsOf('7', behindMs, sentAt), 7000, 'delay-seconds ignore Date');
+});
+
+t.test('a 503 whose HTTP date is 6 s past the receiver\'s Date waits 6 s, however far its clock is behind', async (t) => {
+  const receiverBehindMs = 90_000;
+  const r = await receiver(t, (_req, res) => {
+    const theirNowMs = Date.now() - receiverBehindMs;
+    res.statusCode = 503;
+    res.setHeader('date', new Date(theirNowMs).toUTCString());
+    res.setHeader('retry-after', new Date(theirNowMs + 6000).toUTCString());
+    res.end();
+  });
+  const result = failure(await client(t).send(attemptTo(r.url)));
+  t.match(result, { httpStatus: 503, retryAfterMs: 6000 });
 });
 
 t.test('a receiver that never answers times out within about timeoutMs', async (t) => {
@@ -310,6 +370,91 @@ t.test('with a larger pool, sequential sends still reuse connections', async (t)
   const c = client(t, { connectionsPerOrigin: 4 });
   for (let i = 1; i <= 6; i++) t.equal((await c.send(attemptTo(r.url, { attempt: i }))).ok, true);
   t.ok(r.connectionCount <= 2, `${r.connectionCount} connections for 6 sends`);
+});
+
+/** A receiver that never answers under /hang and answers 200 elsewhere. */
+const hangUnderHang: Handler = (req, res) => {
+  if (req.url?.startsWith('/hang') !== true) res.end('ok');
+};
+
+/** Resolves once `done()` holds; fails the test after `withinMs`. */
+async function waitFor(t: Test, what: string, done: () => boolean, withinMs = 10_000): Promise<void> {
+  const untilMs = Date.now() + withinMs;
+  while (!done()) {
+    if (Date.now() > untilMs) {
+      t.fail(`${what}: not within ${withinMs} ms`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** `count` attempts to /hang that stay unanswered until `stop()`, which aborts and awaits them. */
+async function hangingAttempts(
+  t: Test, c: WebhookClient, r: Receiver, count: number, timeoutMs = 20_000,
+): Promise<{ stop: () => Promise<AttemptResult[]> }> {
+  const controller = new AbortController();
+  const before = r.requests.length;
+  const results = Array.from({ length: count }, (_, i) => c.send(attemptTo(
+    `http://127.0.0.1:${r.port}/hang/${i}`, { jobId: `hang-${i}`, fireId: `hang-${i}@1`, timeoutMs, signal: controller.signal },
+  )));
+  await waitFor(t, `${count} hanging requests received`, () => r.requests.length - before >= count);
+  return { stop: async () => { controller.abort(); return Promise.all(results); } };
+}
+
+t.test('hanging requests past the old 64 per origin hold no healthy fire to the same host back', async (t) => {
+  // The black-box case: 70 jobs at a receiver that hung held every connection to its host (64), and a healthy path's
+  // fire queued behind them, recorded `timeout` though never sent. Every attempt in flight now gets a connection.
+  const hanging = 100;
+  t.ok(hanging < limits.webhooksInFlightMax && hanging > 64);
+  const r = await receiver(t, hangUnderHang);
+  const c = client(t, { connectionsPerOrigin: limits.webhookConnectionsPerOrigin });
+  const { stop } = await hangingAttempts(t, c, r, hanging);
+  const sentAtMs = Date.now();
+  const result = await c.send(attemptTo(`http://127.0.0.1:${r.port}/healthy`, { timeoutMs: 3000 }));
+  t.match(result, { ok: true, httpStatus: 200 }, 'sent and answered, not timed out in a queue');
+  t.ok(result.startedAtMs - sentAtMs < 1000, `started ${result.startedAtMs - sentAtMs} ms after the send`);
+  t.ok(result.durationMs < 2000, `took ${result.durationMs} ms`);
+  t.equal(r.requests.at(-1)?.path, '/healthy');
+  t.equal(r.connectionCount, hanging + 1, 'one connection each');
+  for (const hung of await stop()) t.match(hung, { ok: false, code: 'aborted', sent: true });
+});
+
+t.test('an attempt that found every connection to its origin busy until its deadline is origin_busy, not sent', async (t) => {
+  const r = await receiver(t, hangUnderHang);
+  const c = client(t, { connectionsPerOrigin: 2 });
+  const { stop } = await hangingAttempts(t, c, r, 2);
+  const result = failure(await c.send(attemptTo(`http://127.0.0.1:${r.port}/healthy`, { timeoutMs: 300 })));
+  t.match(result, { code: 'origin_busy', sent: false, httpStatus: null, retryAfterMs: null });
+  t.match(result.error, /every connection to http:\/\/127\.0\.0\.1:\d+ stayed busy for 300 ms; not sent/);
+  t.ok(result.durationMs >= 250 && result.durationMs < 5000, `waited ${result.durationMs} ms`);
+
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 100);
+  const aborted = failure(await c.send(attemptTo(`http://127.0.0.1:${r.port}/healthy`, { signal: controller.signal })));
+  t.match(aborted, { code: 'aborted', sent: false }, 'aborted while it waited: never sent');
+
+  await stop();
+  t.notOk(r.requests.some((q) => q.path === '/healthy'), 'the receiver saw neither');
+  const after = await c.send(attemptTo(`http://127.0.0.1:${r.port}/healthy`));
+  t.match(after, { ok: true }, 'the pool serves again once the connections are free');
+});
+
+t.test('an attempt that waited for a connection starts when it goes out, with its whole deadline', async (t) => {
+  // The second attempt waits 600 ms for the only connection, then its receiver takes 1 s of its 1.5 s deadline.
+  const r = await receiver(t, (req, res) => {
+    if (req.url === '/slow') setTimeout(() => res.end('ok'), 1000);
+  });
+  const c = client(t, { connectionsPerOrigin: 1 });
+  const first = c.send(attemptTo(`http://127.0.0.1:${r.port}/hang`, { timeoutMs: 600 }));
+  await waitFor(t, 'the first request received', () => r.requests.length === 1);
+  const madeAtMs = Date.now();
+  const second = await c.send(attemptTo(`http://127.0.0.1:${r.port}/slow`, { timeoutMs: 1500 }));
+  t.match(await first, { ok: false, code: 'timeout', sent: true });
+  t.match(second, { ok: true, httpStatus: 200 }, 'not cut short by the time it waited');
+  const waitedMs = second.startedAtMs - madeAtMs;
+  t.ok(waitedMs >= 450, `started ${waitedMs} ms after it was made: when the connection came free`);
+  t.ok(second.durationMs >= 900 && second.durationMs < 1500, `its duration (${second.durationMs} ms) leaves the wait out`);
 });
 
 t.test('a signed fire carries one Standard Webhooks signature per rotated secret, each verifying alone', async (t) => {
