@@ -116,6 +116,8 @@ export function finishFire(job: Job, result: FireResult, nowMs: number): Job {
     next = { ...next, paused: true, status: 'paused', nextRunAtMs: null, pausedReason: pauseReason };
   }
   if (next.status === 'running' || next.status === 'pending') next = { ...next, status: idleStatus(next, result) };
+  // A failed unico whose dead letter was redriven and then delivered has done what it was for.
+  if (next.status === 'failed' && result === 'succeeded' && next.firesInFlight === 0) next = { ...next, status: 'completed' };
   return next;
 }
 

@@ -52,6 +52,8 @@ t.test('a unico completes on success, fails on a dead letter, and the dead lette
   t.match(await q.inFlightFires(), [{ id: 'u', fire: { manual: true, claimed: false, scheduledAtMs: t0 } }]);
   t.match(await apply({ type: 'redrive_fire', tenant: 'default', proposedAtMs: t0 + 10, fireId: `u@${t0}` }), { type: 'refused', code: 'dead_letter_not_found' });
   t.match(await apply({ type: 'redrive_fire', tenant: 'default', proposedAtMs: t0 + 10, fireId: 'garbage' }), { type: 'refused', code: 'dead_letter_not_found' });
+  await events({ kind: 'start', ...ref('u', t0), manual: true }, { kind: 'finish', ...ref('u', t0), result: 'succeeded', attempts: 1, error: null });
+  t.match(q.getJob('default', 'u'), { status: 'completed', fireCounts: { failed: 1, succeeded: 1 } }, 'the redriven fire delivered: completed');
 });
 
 t.test('a dead letter of a cancelled job is not redriven (job_cancelled) and stays listed', async (t) => {
