@@ -3,6 +3,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { Webhook } from 'standardwebhooks';
@@ -394,6 +395,8 @@ async function hangingAttempts(
   t: Test, c: WebhookClient, r: Receiver, count: number, timeoutMs = 20_000,
 ): Promise<{ stop: () => Promise<AttemptResult[]> }> {
   const controller = new AbortController();
+  // One signal stops them all: each attempt listens on it.
+  setMaxListeners(count + 10, controller.signal);
   const before = r.requests.length;
   const results = Array.from({ length: count }, (_, i) => c.send(attemptTo(
     `http://127.0.0.1:${r.port}/hang/${i}`, { jobId: `hang-${i}`, fireId: `hang-${i}@1`, timeoutMs, signal: controller.signal },
