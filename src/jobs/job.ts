@@ -158,6 +158,10 @@ function checkSpec(spec: JobSpec): void {
   if (spec.lastDateAtMs !== null && spec.lastDateAtMs <= spec.startAtMs) {
     throw new JobInputError('invalid_time', 'last_date', 'last_date must be after the start (timestamp, or now)');
   }
+  // A schedule whose first fire comes after last_date would be stored and never fire, without a word.
+  if (spec.type === 'recurrente' && spec.lastDateAtMs !== null && nextFireAtMs(spec, spec.startAtMs - 1) === null) {
+    throw new JobInputError('invalid_time', 'last_date', 'last_date is before the first fire of the schedule: the job would never fire');
+  }
   if (spec.retry.maxBackoffMs < spec.retry.backoffMs) {
     throw new JobInputError('invalid_request', 'retry.max_backoff_ms', 'retry.max_backoff_ms must be at least retry.backoff_ms');
   }

@@ -1,5 +1,6 @@
 // Job bodies for the API fuzzer: valid creates and patches with what GET must answer (SPEC §2), and one-field mutations.
 import fc from 'fast-check';
+import { nextFireAtMs } from '../../src/jobs/schedule.js';
 
 /** A request body and, for a valid one, every SPEC §2 field its job must read back with. */
 export interface ValidBody {
@@ -248,7 +249,15 @@ export const validRecurrente: fc.Arbitrary<ValidBody> = schedule.chain((sched) =
   fc.option(fc.integer({ min: 1000, max: 1000 * dayMs }), { nil: undefined }),
   fc.option(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), { nil: undefined }),
 ).chain(([time, sched, fields, lastDateAfterMs, maxRuns]) => {
-  const lastDateMs = lastDateAfterMs === undefined ? undefined : (time?.atMs ?? futureMinMs) + lastDateAfterMs;
+  // After the schedule's first fire, or the job would never fire (refused). A job without timestamp starts at its
+  // create, before futureMinMs, so its first fire is no later than the one after futureMinMs.
+  const startMs = time?.atMs ?? futureMinMs;
+  const stored = { ...sched.stored, ...storedCommon(fields) } as { cron_expression?: string; interval?: number; timezone?: string };
+  const firstMs = nextFireAtMs({
+    type: 'recurrente', startAtMs: startMs, cronExpression: stored.cron_expression ?? null, intervalMs: stored.interval ?? null,
+    timezone: stored.timezone ?? 'UTC', lastDateAtMs: null, maxRuns: null,
+  }, startMs - 1);
+  const lastDateMs = lastDateAfterMs === undefined || firstMs === null ? undefined : firstMs + lastDateAfterMs;
   const lastDate = lastDateMs === undefined ? fc.constant(undefined) : timeInput(lastDateMs);
   return lastDate.map((last) => ({
     body: {

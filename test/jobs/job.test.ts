@@ -270,6 +270,17 @@ t.test('updateJob recomputes the next run; a finished job keeps its state', asyn
   t.strictSame(updateJob(capped, { ...specOf(capped), maxRuns: 3 }, nowMs).status, 'completed');
 });
 
+t.test('a recurrente whose first fire comes after last_date is refused: it would never fire', async (t) => {
+  const body = { id: 'r', type: 'recurrente', cron_expression: '0 18 * * *', timestamp: '2026-06-01T12:00:00Z', last_date: '2026-06-01T17:00:00Z' };
+  const r = refusal(() => normalizeCreate(body, options));
+  t.strictSame([r.code, r.field], ['invalid_time', 'last_date']);
+  t.match(r.message, /before the first fire/);
+  t.equal(normalizeCreate({ ...body, last_date: '2026-06-01T18:00:00Z' }, options).lastDateAtMs, at('2026-06-01T18:00:00Z'), 'a fire at last_date itself counts');
+  const job = stored();
+  t.match(refusal(() => applyPatch(job, { cron_expression: '0 18 * * *', timestamp: '2026-06-01T12:00:00Z', last_date: '2026-06-01T13:00:00Z' }, options)),
+    { code: 'invalid_time', field: 'last_date' }, 'PATCH alike');
+});
+
 t.test('a PATCH that leaves the schedule alone leaves the next run alone, even one already due', async (t) => {
   const job = stored();
   // Due a minute ago and not yet sent (no leader then, or held by overlap): recomputing from now would drop it.
