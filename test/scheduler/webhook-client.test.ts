@@ -10,10 +10,10 @@ import { Webhook } from 'standardwebhooks';
 import t, { type Test } from 'tap';
 import { limits } from '../../src/config/limits.js';
 import { isPrivateAddress } from '../../src/jobs/job.js';
-import {
-  type AttemptResult, privateDenyingLookup, retryAfterMsOf, signatureHeaders, type WebhookAttempt, WebhookClient,
-  type WebhookClientOptions,
-} from '../../src/scheduler/webhook-client.js';
+import { privateDenyingLookup } from '../../src/scheduler/private-lookup.js';
+import { type AttemptResult, type WebhookAttempt, WebhookClient, type WebhookClientOptions } from '../../src/scheduler/webhook-client.js';
+import { retryAfterMsOf } from '../../src/scheduler/webhook-failures.js';
+import { signatureHeaders } from '../../src/scheduler/webhook-request.js';
 
 interface Received {
   readonly method: string;
