@@ -33,7 +33,7 @@ export interface ClusterPort {
 /** The scheduler's view for /debug/cluster; only the leader's runs. */
 export interface SchedulerStatusPort {
   status(): {
-    slots: number; jobsQueued: number; nextFireAtMs: number | null; inFlight: number; running: boolean; firingPaused: boolean;
+    slots: number; jobsQueued: number; nextFireAtMs: number | null; inFlight: number; waiting: number; running: boolean; firingPaused: boolean;
   };
 }
 

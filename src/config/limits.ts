@@ -78,7 +78,10 @@ export const pendingReadsMax = 10_000;
 
 /** Slots (SLOT_GAP wide) ahead of now whose fires are kept in the in-memory heap; later ones stay on disk. */
 export const nearSlotsHeld = 6;
-/** Webhook attempts in flight at once on the leader. */
+/**
+ * Fires being claimed or sent at once on the leader, scheduled, manual or resumed from an earlier leader alike;
+ * fires waiting out a retry's backoff do not count (Scheduler: `inFlightMax`).
+ */
 export const webhooksInFlightMax = 1000;
 /** Missed fires that `catchup: fire_all` sends for one job; the rest are recorded `missed` (SPEC §4). */
 export const catchupFiresMax = 100;
@@ -121,9 +124,10 @@ export const indexPageFires = 10_000;
  * bound per host by default either. Sockets and memory stay bounded by `webhooksInFlightMax`, exactly as for that
  * many attempts to as many hosts; idle keep-alive sockets close after undici's keep-alive timeout (4 s unless the
  * receiver says otherwise). The price: a burst of fires to one host opens a connection per fire (handshakes, the
- * receiver's accept queue) instead of queueing behind 64; each fire at its own time (SPEC §1) is worth it. The
- * scheduler goes past `webhooksInFlightMax` only with manual fires and fires taken over at election; an attempt
- * beyond this bound waits for a connection and is recorded as such (WebhookClient: `origin_busy`, or started late).
+ * receiver's accept queue) instead of queueing behind 64; each fire at its own time (SPEC §1) is worth it. Only a
+ * buffered fire (`overlap: buffer_one`, one a job) released when its job's fire ends can take the leader past
+ * `webhooksInFlightMax`; an attempt beyond this bound waits for a connection and is recorded as such (WebhookClient:
+ * `origin_busy`, or started late).
  */
 export const webhookConnectionsPerOrigin = webhooksInFlightMax;
 /** Dead letters in one page of `GET /dead-letters`. */

@@ -1,4 +1,5 @@
 // The fires being attempted on this leader: claim, send, retry with backoff, and report each step as a fire event.
+import { strict as assert } from 'node:assert';
 import type { FireEvent } from '../jobs/commands.js';
 import { fireIdOf, type FireResult } from '../jobs/fire.js';
 import type { Job } from '../jobs/job.js';
@@ -19,7 +20,12 @@ export interface FireTaskPorts {
   readonly submit: (event: FireEvent) => Promise<boolean>;
   /** A fire of the job ended here (finished, dropped or aborted). */
   readonly onSettled: (tenant: string, id: string) => void;
+  /** Fires claimed or sent at once (`activeCount`): a retry out of its backoff waits for room under it. */
+  readonly inFlightMax: number;
 }
+
+/** How often a retry that found no room under `inFlightMax` looks again. */
+const roomPollMs = 50;
 
 export interface StartOptions {
   /** A trigger or redrive rather than the job's schedule. */
@@ -61,6 +67,8 @@ export class FireTasks {
   readonly #perJob = new Map<string, number>();
   /** The buffered fire of each job that has one (`overlap: buffer_one`), by job key. */
   readonly #buffered = new Map<string, Task>();
+  /** Tasks waiting out a backoff or buffered (`inBackoff || waiting`), kept as they change so the count is O(1). */
+  #resting = 0;
 
   constructor(ports: FireTaskPorts) {
     this.#ports = ports;
@@ -75,11 +83,13 @@ export class FireTasks {
     return this.#tasks.has(key) || this.#claiming.has(key);
   }
 
-  /** Fires being claimed, sent or about to be sent; those waiting out a backoff or buffered do not count. */
+  /**
+   * Fires being claimed, sent or about to be sent; those waiting out a backoff or buffered do not count: they hold
+   * no connection, and a receiver down for hours must not hold back every other job's fires by its retries.
+   */
   activeCount(): number {
-    let count = 0;
-    for (const task of this.#tasks.values()) if (!task.inBackoff && !task.waiting) count++;
-    return count;
+    assert.ok(this.#resting >= 0 && this.#resting <= this.#tasks.size, `fire tasks: ${this.#resting} resting of ${this.#tasks.size}`);
+    return this.#tasks.size - this.#resting;
   }
 
   countOf(tenant: string, id: string): number {
@@ -96,7 +106,7 @@ export class FireTasks {
     const task = this.#buffered.get(`${tenant}/${id}`);
     if (task === undefined || this.countOf(tenant, id) > 1) return false;
     this.#buffered.delete(`${tenant}/${id}`);
-    task.waiting = false;
+    this.#setWaiting(task, false);
     if (task.claimed) this.#attemptAt(task, task.sendAtMs);
     return true;
   }
@@ -119,6 +129,7 @@ export class FireTasks {
       sendAtMs: options.manual ? this.#ports.clock.nowMs() : atMs + jitterOf(fireIdOf(job.id, atMs), job.jitterMs),
     };
     this.#tasks.set(key, task);
+    if (task.waiting) this.#resting++;
     this.#perJob.set(`${job.tenant}/${job.id}`, this.countOf(job.tenant, job.id) + 1);
     if (task.waiting) this.#buffered.set(`${job.tenant}/${job.id}`, task);
     if (options.claimed) {
@@ -149,6 +160,7 @@ export class FireTasks {
   abortAll(): void {
     for (const task of this.#tasks.values()) this.#abort(task);
     this.#tasks.clear();
+    this.#resting = 0;
     this.#claiming.clear();
     this.#perJob.clear();
     this.#buffered.clear();
@@ -161,11 +173,33 @@ export class FireTasks {
     for (const [key, task] of this.#tasks) {
       if (task.tenant === tenant && task.id === id) {
         this.#abort(task);
-        this.#tasks.delete(key);
+        this.#remove(key, task);
       }
     }
     this.#perJob.delete(`${tenant}/${id}`);
     this.#buffered.delete(`${tenant}/${id}`);
+  }
+
+  #remove(key: string, task: Task): void {
+    this.#tasks.delete(key);
+    if (task.inBackoff || task.waiting) this.#resting--;
+  }
+
+  #setBackoff(task: Task, inBackoff: boolean): void {
+    if (task.inBackoff === inBackoff) return;
+    task.inBackoff = inBackoff;
+    if (!task.waiting && this.#holds(task)) this.#resting += inBackoff ? 1 : -1;
+  }
+
+  #setWaiting(task: Task, waiting: boolean): void {
+    if (task.waiting === waiting) return;
+    task.waiting = waiting;
+    if (!task.inBackoff && this.#holds(task)) this.#resting += waiting ? 1 : -1;
+  }
+
+  /** The task is still this one's (an aborted or dropped task's late step must not count). */
+  #holds(task: Task): boolean {
+    return this.#tasks.get(fireKey(task.tenant, task.id, task.atMs)) === task;
   }
 
   #abort(task: Task): void {
@@ -185,8 +219,14 @@ export class FireTasks {
 
   async #attempt(task: Task): Promise<void> {
     task.timer = null;
-    task.inBackoff = false;
     if (task.abort.signal.aborted) return;
+    if (task.inBackoff && this.activeCount() >= this.#ports.inFlightMax) {
+      // Out of its backoff (or a pause) while the leader has as many fires in flight as it may: the retry waits
+      // for room rather than open one more connection past the bound, and looks again shortly.
+      this.#attemptAt(task, this.#ports.clock.nowMs() + roomPollMs);
+      return;
+    }
+    this.#setBackoff(task, false);
     const job = this.#ports.store.getJob(task.tenant, task.id);
     if (job === undefined) {
       this.#drop(task);
@@ -196,7 +236,7 @@ export class FireTasks {
     if (!this.#ports.lease.hasLease()) return;
     if (this.#ports.store.firingPaused()) {
       // Cluster-wide pause: retries and manual fires wait too, and look again in a second.
-      task.inBackoff = true;
+      this.#setBackoff(task, true);
       this.#attemptAt(task, this.#ports.clock.nowMs() + 1000);
       return;
     }
@@ -216,7 +256,7 @@ export class FireTasks {
       }
       // Paused between attempts: the retries wait for the resume, and go on from the next attempt (SPEC §2: pause
       // stops firing, resume starts it again). A leader that takes over finds the fire in flight and waits alike.
-      task.inBackoff = true;
+      this.#setBackoff(task, true);
       this.#attemptAt(task, this.#ports.clock.nowMs() + 1000);
       return;
     }
@@ -238,7 +278,7 @@ export class FireTasks {
     });
     if (decision.retry) {
       task.attempt++;
-      task.inBackoff = true;
+      this.#setBackoff(task, true);
       this.#attemptAt(task, nowMs + decision.delayMs);
       return;
     }
@@ -266,7 +306,7 @@ export class FireTasks {
   #drop(task: Task): void {
     const key = fireKey(task.tenant, task.id, task.atMs);
     if (this.#tasks.get(key) !== task) return;
-    this.#tasks.delete(key);
+    this.#remove(key, task);
     if (this.#buffered.get(`${task.tenant}/${task.id}`) === task) this.#buffered.delete(`${task.tenant}/${task.id}`);
     const jobKey = `${task.tenant}/${task.id}`;
     const count = this.countOf(task.tenant, task.id) - 1;

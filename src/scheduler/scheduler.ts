@@ -18,7 +18,7 @@ import type { Job } from '../jobs/job.js';
 import type { DueFire, InFlightFire } from '../store/queries.js';
 import { planCatchup } from './catchup.js';
 import type { Clock, Timer } from './clock.js';
-import { FireTasks, type FireTaskPorts, jitterOf } from './fire-tasks.js';
+import { FireTasks, type FireTaskPorts, jitterOf, type StartOptions } from './fire-tasks.js';
 import { OutcomeBatcher } from './outcomes.js';
 import { type QueuedFire, SlotHeap } from './slot-heap.js';
 
@@ -56,6 +56,10 @@ export interface SchedulerOptions {
   readonly catchupGraceMs: number;
   readonly catchupFiresMax: number;
   readonly catchupScanFiresMax: number;
+  /**
+   * Fires being claimed or sent at once (those waiting out a retry's backoff do not count): scheduled fires come
+   * due late rather than pass it, manual and resumed ones wait their turn.
+   */
   readonly inFlightMax: number;
   readonly eventsPerEntryMax: number;
   /** Least time between two `fire_events` entries (see OutcomeBatcher). */
@@ -67,7 +71,7 @@ export interface SchedulerOptions {
   readonly indexPageFires: number;
 }
 
-export interface SchedulerPorts extends Omit<FireTaskPorts, 'submit' | 'onSettled'> {
+export interface SchedulerPorts extends Omit<FireTaskPorts, 'submit' | 'onSettled' | 'inFlightMax'> {
   readonly store: SchedulerStore;
   readonly lease: LeaderLease;
   readonly clock: Clock;
@@ -79,10 +83,20 @@ export interface SchedulerStatus {
   readonly slots: number;
   readonly jobsQueued: number;
   readonly nextFireAtMs: number | null;
+  /** Fires being claimed, sent, retried or buffered here. */
   readonly inFlight: number;
+  /** Manual and resumed fires waiting for room under `inFlightMax`. */
+  readonly waiting: number;
 }
 
 type State = 'idle' | 'starting' | 'running' | 'draining';
+
+interface WaitingFire {
+  readonly tenant: string;
+  readonly id: string;
+  readonly atMs: number;
+  readonly options: StartOptions;
+}
 
 export class Scheduler {
   readonly #options: SchedulerOptions;
@@ -102,6 +116,13 @@ export class Scheduler {
   #queuedDuringStart: { readonly tenant: string; readonly id: string; readonly atMs: number }[] = [];
   /** Scheduled fires passed (handed to the batcher as a `pass`) whose job has not moved past them yet. */
   readonly #held = new Set<string>();
+  /**
+   * Manual fires and fires an earlier leader left in flight, waiting in order for a place under `inFlightMax`:
+   * like scheduled fires, they must not open sockets without bound (a burst of triggers to a hung receiver would
+   * otherwise run the leader out of file descriptors). Each is in the store already, so a next leader resumes it.
+   */
+  #waiting: WaitingFire[] = [];
+  #waitingHead = 0;
 
   constructor(options: SchedulerOptions, ports: SchedulerPorts) {
     this.#options = options;
@@ -112,6 +133,7 @@ export class Scheduler {
     }, (err) => this.#restart(err));
     this.#tasks = new FireTasks({
       ...ports, submit: (event) => this.#batcher.submit(event), onSettled: (tenant, id) => this.#onTaskSettled(tenant, id),
+      inFlightMax: options.inFlightMax,
     });
   }
 
@@ -123,7 +145,7 @@ export class Scheduler {
     const next = this.#heap.peek();
     return {
       slots: this.#heap.slotCount, jobsQueued: this.#heap.size, nextFireAtMs: next?.sendAtMs ?? null,
-      inFlight: this.#tasks.size,
+      inFlight: this.#tasks.size, waiting: this.#waiting.length - this.#waitingHead,
     };
   }
 
@@ -165,12 +187,29 @@ export class Scheduler {
     this.#held.clear();
     this.#changedDuringLoad = null;
     this.#queuedDuringStart = [];
+    this.#waiting = [];
+    this.#waitingHead = 0;
     this.#loadedUntilMs = 0;
   }
 
   #startManual(tenant: string, id: string, atMs: number): void {
-    const job = this.#ports.store.getJob(tenant, id);
-    if (job !== undefined) this.#tasks.start(job, atMs, { manual: true, claimed: false, attemptsDone: 0 });
+    this.#waiting.push({ tenant, id, atMs, options: { manual: true, claimed: false, attemptsDone: 0 } });
+  }
+
+  /** Starts waiting fires while there is room under `inFlightMax`, oldest first; the job is read as it is now. */
+  #startWaiting(): void {
+    while (this.#waitingHead < this.#waiting.length && this.#tasks.activeCount() < this.#options.inFlightMax) {
+      const fire = this.#waiting[this.#waitingHead++] as WaitingFire;
+      const job = this.#ports.store.getJob(fire.tenant, fire.id);
+      if (job !== undefined) this.#tasks.start(job, fire.atMs, fire.options);
+    }
+    if (this.#waitingHead === this.#waiting.length) {
+      this.#waiting = [];
+      this.#waitingHead = 0;
+    } else if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {
+      this.#waiting = this.#waiting.slice(this.#waitingHead);
+      this.#waitingHead = 0;
+    }
   }
 
   /** The store applied a batch: move the changed jobs' entries, and start manual fires at once. */
@@ -192,6 +231,7 @@ export class Scheduler {
     }
     if (this.#state !== 'running') return;
     for (const { tenant, id, atMs } of changes.queued) this.#startManual(tenant, id, atMs);
+    this.#startWaiting();
     this.#arm(0);
   }
 
@@ -208,6 +248,7 @@ export class Scheduler {
       if (epoch !== this.#epoch) return;
       this.#state = 'running';
       for (const { tenant, id, atMs } of this.#queuedDuringStart.splice(0)) this.#startManual(tenant, id, atMs);
+      this.#startWaiting();
       this.#ports.logger.info({ jobs_queued: this.#heap.size, resumed }, 'scheduler running');
       this.#arm(0);
     } catch (err) {
@@ -233,7 +274,7 @@ export class Scheduler {
           error: 'claimed by a leader that was lost before it recorded the result; not sent again (at_most_once)',
         });
       } else {
-        this.#tasks.start(job, fire.scheduledAtMs, { manual: fire.manual, claimed: fire.claimed, attemptsDone: fire.attempts });
+        this.#waiting.push({ tenant, id, atMs: fire.scheduledAtMs, options: { manual: fire.manual, claimed: fire.claimed, attemptsDone: fire.attempts } });
       }
     }
     return fires.length;
@@ -319,9 +360,10 @@ export class Scheduler {
       return;
     }
     const nowMs = this.#ports.clock.nowMs();
+    this.#startWaiting();
     if (!this.#ports.store.firingPaused()) {
       for (let top = this.#heap.peek(); top !== undefined && top.dueAtMs <= nowMs; top = this.#heap.peek()) {
-        if (this.#tasks.size >= this.#options.inFlightMax) break;
+        if (this.#tasks.activeCount() >= this.#options.inFlightMax) break;
         this.#heap.pop();
         this.#dispatch(top, nowMs);
       }

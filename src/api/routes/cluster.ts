@@ -30,7 +30,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
       })),
       scheduler: {
         running: sched.running, firing_paused: sched.firingPaused, slots: sched.slots, jobs_queued: sched.jobsQueued,
-        in_flight: sched.inFlight, next_fire_at: sched.nextFireAtMs === null ? null : toRfc3339(sched.nextFireAtMs),
+        in_flight: sched.inFlight, waiting: sched.waiting, next_fire_at: sched.nextFireAtMs === null ? null : toRfc3339(sched.nextFireAtMs),
       },
       job_count: deps.store.jobCount(),
       store_check: { state: recordCheck.state, records: recordCheck.records, stale_index_entries: recordCheck.staleIndexEntries },
