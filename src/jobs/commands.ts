@@ -89,7 +89,7 @@ interface FireRef {
  * One step of a fire, as the leader's scheduler reports it (see fire.ts). `start` claims a fire (a scheduled one
  * advances its job; `manual` marks a trigger or redrive); `pass` records scheduled fires from `scheduledAtMs` up
  * to `untilMs` that were not sent; `attempt` is one HTTP try; `finish` ends a fire in flight (`requeue`: unsent
- * because its job was paused, so it is no run).
+ * because its job was paused or its schedule moved off the fire, so it is no run).
  */
 export type FireEvent =
   | FireRef & { readonly kind: 'start'; readonly manual: boolean }
@@ -100,7 +100,7 @@ export type FireEvent =
   }
   | FireRef & {
     readonly kind: 'finish'; readonly result: FireResult; readonly attempts: number; readonly error: string | null;
-    /** Not sent because its job was paused: the fire is no run, and goes back to the job's schedule. */
+    /** Not sent because its job was paused or its schedule moved off it: no run, and the job's schedule decides. */
     readonly requeue?: true;
   };
 

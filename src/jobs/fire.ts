@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import type { FireCounts, Job } from './job.js';
 import { isTerminal } from './job.js';
-import { nextFireAtMs } from './schedule.js';
+import { nextFireAtMs, type ScheduleSpec } from './schedule.js';
 
 export const fireResults = ['succeeded', 'dead_lettered', 'gone', 'skipped', 'missed', 'unknown'] as const;
 /**
@@ -58,22 +58,23 @@ export function startScheduledFire(job: Job, scheduledAtMs: number, nowMs: numbe
 }
 
 /**
- * The job once its claimed scheduled fire at `scheduledAtMs` went unsent because the job was paused: that fire is
- * no run (its claim counted one), so resuming the job fires a unico again, as a pause before the claim would. A
- * unico resumed before this applied is due again at once.
+ * The job once its claimed scheduled fire went unsent because the job was paused, or a PATCH moved its schedule
+ * off the fire: that fire is no run (its claim counted one), so a unico fires again at its timestamp, as after a
+ * pause or PATCH before the claim. A unico resumed before this applied is due again at once.
  */
-export function requeueFire(job: Job, scheduledAtMs: number): Job {
+export function requeueFire(job: Job): Job {
   const runCount = Math.max(0, job.runCount - 1);
   const live = job.status !== 'paused' && !isTerminal(job.status);
-  const nextRunAtMs = live && job.type === 'unico' && job.nextRunAtMs === null ? scheduledAtMs : job.nextRunAtMs;
+  const nextRunAtMs = live && job.type === 'unico' && job.nextRunAtMs === null ? job.startAtMs : job.nextRunAtMs;
   return { ...job, runCount, nextRunAtMs };
 }
 
 /**
  * True when `atMs` is one of the job's scheduled times: a trigger's fire must take another millisecond, or it
  * would share that fire's id (SPEC §4: one fire id, one fire), and a receiver that dedupes by it would drop one.
+ * A claimed fire whose time is no longer one (a PATCH moved the schedule) is withdrawn before it is sent.
  */
-export function isScheduledTime(job: Job, atMs: number): boolean {
+export function isScheduledTime(job: ScheduleSpec, atMs: number): boolean {
   return nextFireAtMs(job, atMs - 1) === atMs;
 }
 

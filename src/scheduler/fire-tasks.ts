@@ -1,7 +1,7 @@
 // The fires being attempted on this leader: claim, send, retry with backoff, and report each step as a fire event.
 import { strict as assert } from 'node:assert';
 import type { FireEvent } from '../jobs/commands.js';
-import { fireIdOf, type FireResult } from '../jobs/fire.js';
+import { fireIdOf, type FireResult, isScheduledTime } from '../jobs/fire.js';
 import type { Job } from '../jobs/job.js';
 import type { Clock, Timer } from './clock.js';
 import { retryDecision } from './retry.js';
@@ -258,6 +258,12 @@ export class FireTasks {
       // stops firing, resume starts it again). A leader that takes over finds the fire in flight and waits alike.
       this.#setBackoff(task, true);
       this.#attemptAt(task, this.#ports.clock.nowMs() + 1000);
+      return;
+    }
+    if (!task.manual && task.attempt === 1 && !isScheduledTime(job, task.atMs)) {
+      // A PATCH moved the job's schedule off this fire between its claim (claimLeadMs ahead) and its send: SPEC §2
+      // recomputes the next fire, so this one is withdrawn unsent, no run, and the job fires at its new time.
+      this.#finish(task, 'skipped', 0, 'the job\'s schedule changed before the fire was sent; not counted as a run', true);
       return;
     }
     const startedAtMs = this.#ports.clock.nowMs();

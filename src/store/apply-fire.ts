@@ -123,7 +123,7 @@ async function applyFireEvent(view: BatchView, event: FireEvent, command: FireEv
 }
 
 function finishInFlight(view: BatchView, job: Job, event: FireEvent & { kind: 'finish' }, command: FireEventsCommand): void {
-  const finished = finishFire(event.requeue === true ? requeueFire(job, event.scheduledAtMs) : job, event.result, command.proposedAtMs);
+  const finished = finishFire(event.requeue === true ? requeueFire(job) : job, event.result, command.proposedAtMs);
   const fireId = fireIdOf(job.id, event.scheduledAtMs);
   if (event.result === 'dead_lettered') {
     const letter: DeadLetter = {

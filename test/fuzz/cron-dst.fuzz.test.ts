@@ -4,7 +4,7 @@ import { Cron } from 'croner';
 import fc from 'fast-check';
 import t from 'tap';
 import { validateCron } from '../../src/jobs/cron.js';
-import { startScheduledFire } from '../../src/jobs/fire.js';
+import { isScheduledTime, startScheduledFire } from '../../src/jobs/fire.js';
 import type { Job } from '../../src/jobs/job.js';
 import type { ScheduleSpec } from '../../src/jobs/schedule.js';
 import { nextFireAtMs, upcomingFires } from '../../src/jobs/schedule.js';
@@ -186,6 +186,7 @@ t.test('cron fires follow SPEC §4 around DST changes: the reference and the sch
     for (let atMs = nextFireAtMs(spec, fromMs); atMs !== null && atMs <= toMs; atMs = nextFireAtMs(spec, atMs)) {
       if (actual.length > 0 && atMs <= (actual.at(-1) ?? 0)) throw new Error(`${expression} in ${zone}: ${iso(atMs)} after ${iso(actual.at(-1) ?? 0)}`);
       actual.push(atMs);
+      if (!isScheduledTime(spec, atMs)) throw new Error(`"${expression}" in ${zone}: ${iso(atMs)} is a fire but not a scheduled time`);
       if (actual.length > 100_000) throw new Error('runaway schedule');
     }
     const expected = referenceFires(expression, zone, fromMs, toMs);
@@ -211,6 +212,9 @@ t.test('upcomingFires lists strictly increasing times from any start, and each f
     for (const atMs of fires) {
       if (atMs <= previous) throw new Error(`"${expression}" in ${zone}: ${iso(atMs)} does not follow ${iso(previous)}`);
       if (nextFireAtMs(spec, previous) !== atMs) throw new Error(`"${expression}" in ${zone}: a fire was skipped before ${iso(atMs)}`);
+      // The leader withdraws a claimed fire whose time this denies (a PATCH moved the schedule): it must hold for
+      // every time the schedule gives, or a fire would be lost.
+      if (!isScheduledTime(spec, atMs)) throw new Error(`"${expression}" in ${zone}: ${iso(atMs)} is a fire but not a scheduled time`);
       previous = atMs;
     }
   }), fuzzOptions(200));

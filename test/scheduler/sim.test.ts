@@ -225,20 +225,22 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
     changed.set(id, { kind: kinds[Math.floor(random() * 3)] as 'delete', atMs: t0 + Math.floor(random() * 60_000), appliedAtMs: null });
   }
   // Changes within a claim's lead of a fire's time, where a black-box run found double fires: a pause then a
-  // resume, a PATCH of the payload, a trigger. Each job fires once under its own fire id all the same.
-  type NearKind = 'pause-resume' | 'payload' | 'trigger';
+  // resume, a PATCH of the payload, a trigger. Each job fires once under its own fire id all the same. And a
+  // PATCH of the timestamp, which a cluster black-box run found ignored there: the job fires at its new time.
+  type NearKind = 'pause-resume' | 'payload' | 'trigger' | 'move';
   const nearChanges = new Map<string, {
     kind: NearKind; atMs: number; appliedAtMs: number | null; resumeAtMs: number; resumedAtMs: number | null; manualFireId: string | null;
+    movedToMs: number | null;
   }>();
   for (let i = 0; i < 200; i++) {
     const id = `u${Math.floor(random() * 1500)}`;
     const job = unico.get(id);
     if (changed.has(id) || nearChanges.has(id) || job === undefined) continue;
-    const kinds = ['pause-resume', 'payload', 'trigger'] as const;
+    const kinds = ['pause-resume', 'payload', 'trigger', 'move'] as const;
     const atMs = job.atMs - 150 + Math.floor(random() * 210);
     nearChanges.set(id, {
-      kind: kinds[Math.floor(random() * 3)] as NearKind, atMs, appliedAtMs: null,
-      resumeAtMs: atMs + 300 + Math.floor(random() * 2700), resumedAtMs: null, manualFireId: null,
+      kind: kinds[Math.floor(random() * kinds.length)] as NearKind, atMs, appliedAtMs: null,
+      resumeAtMs: atMs + 300 + Math.floor(random() * 2700), resumedAtMs: null, manualFireId: null, movedToMs: null,
     });
   }
   // Leader changes: a leader serves 3-9 s, then no leader for 0.2-2 s.
@@ -272,10 +274,13 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
     ...[...nearChanges].flatMap(([id, c]) => [{
       atMs: c.atMs,
       run: async () => {
+        const movedToMs = clock.nowMs() + 2000;
+        const patch = c.kind === 'move' ? { timestamp: new Date(movedToMs).toISOString() } : { payload: { n: 1 } };
         const r = await apply(c.kind === 'pause-resume' ? { type: 'pause_job', tenant: 'default', proposedAtMs: clock.nowMs(), id }
           : c.kind === 'trigger' ? { type: 'trigger_job', tenant: 'default', proposedAtMs: clock.nowMs(), id }
-            : { type: 'update_job', tenant: 'default', proposedAtMs: clock.nowMs(), id, patch: { payload: { n: 1 } }, maxPayloadBytes: 65536, denyPrivateWebhooks: false });
+            : { type: 'update_job', tenant: 'default', proposedAtMs: clock.nowMs(), id, patch, maxPayloadBytes: 65536, denyPrivateWebhooks: false });
         if (r.type !== 'refused') c.appliedAtMs = clock.nowMs();
+        if (r.type !== 'refused' && c.kind === 'move') c.movedToMs = movedToMs;
         if (r.type === 'queued') c.manualFireId = r.fireId;
       },
     }, ...(c.kind === 'pause-resume' ? [{
@@ -339,6 +344,28 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
     if (nearChange?.manualFireId !== null && nearChange?.manualFireId !== undefined) {
       if (nearChange.manualFireId === fireId) failures.push(`${fireId}: a trigger took the scheduled fire's id`);
       else if (delivery === 'at_least_once' && (byFire.get(nearChange.manualFireId) ?? []).length === 0) failures.push(`${nearChange.manualFireId} (trigger) lost`);
+    }
+    if (nearChange?.kind === 'move' && nearChange.movedToMs !== null) {
+      // Its timestamp moved: before its time, even after its claim, the old fire is never sent; later, the old fire
+      // went out before the PATCH (and is the run) or never. Either way the job fires once, at one of its times.
+      const appliedAtMs = nearChange.appliedAtMs as number;
+      const movedToMs = nearChange.movedToMs;
+      const newFireId = `${id}@${movedToMs}`;
+      const moved = byFire.get(newFireId) ?? [];
+      const sentBefore = got.some((d) => d.atMs <= appliedAtMs);
+      if (appliedAtMs < atMs && got.length > 0) failures.push(`${fireId} (${delivery}) sent though its timestamp moved ${atMs - appliedAtMs} ms before it`);
+      if (!sentBefore && got.some((d) => d.atMs > appliedAtMs)) failures.push(`${fireId} (${delivery}) sent after its timestamp moved`);
+      if (sentBefore && moved.length > 0) failures.push(`${id} fired at both times: ${fireId} and ${newFireId}`);
+      if (moved.some((d) => d.atMs < movedToMs)) failures.push(`${newFireId} fired early`);
+      if (delivery === 'at_most_once' && moved.filter((d) => d.attempt === 1).length > 1) failures.push(`${newFireId} (at_most_once) sent twice`);
+      if (!sentBefore && moved.length === 0) {
+        const executions = await queries.executions('default', id, 20);
+        if (delivery === 'at_least_once' || !executions.some((e) => e.status === 'unknown')) {
+          failures.push(`${newFireId} (${delivery}, moved ${atMs - appliedAtMs} ms before ${fireId}) lost: ${JSON.stringify({ job: queries.getJob('default', id), executions })}`);
+        }
+      }
+      if (!sentBefore && !near(movedToMs, 1500) && !near(atMs, 1500) && moved[0]?.atMs !== movedToMs) failures.push(`${newFireId} not sent at its time, away from any leader change`);
+      continue;
     }
     if (nearChange?.kind === 'pause-resume' && nearChange.appliedAtMs !== null) {
       const { appliedAtMs: pausedAtMs, resumedAtMs } = nearChange;
