@@ -92,7 +92,9 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     'state store opened, job records counted');
   const raft = await RaftService.start(raftServiceOptions(config, peerTls, log.child({ module: 'raft' }), onFatal), store);
   const jobs = new JobQueries(store, { onDamaged: onFatal });
-  const { scheduler, webhooks } = startScheduler(config, raft, store, jobs, log);
+  // Set once SIGTERM's shutdown begins: a hand-over that does not move leadership does not start firing again.
+  let stopping = false;
+  const { scheduler, webhooks } = startScheduler(config, raft, store, jobs, log, () => stopping);
   const stateChecks = startStateChecks(config, raft, store, log.child({ module: 'state-check' }), onFatal);
   const clientDrain = new ClientDrain();
   const app = await buildApp({
@@ -153,6 +155,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     config, app, raft, store, scheduler, httpPort, raftPort: raft.raftPort(), close,
     shutdown: async (clientDrainMs = limits.clientDrainMs) => {
       const stoppingAtMs = performance.now();
+      stopping = true;
       clientDrain.begin();
       // Attempts in progress end and are recorded first, so the next leader sends none of them again: another
       // node, or this one when it is the only one and starts again.
@@ -165,7 +168,8 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
 }
 
 /** The leader-only scheduler, fed by the store's changes and started or stopped by each role change. */
-function startScheduler(config: Config, raft: RaftService, store: StateMachine, jobs: JobQueries, log: PinoLogger):
+function startScheduler(config: Config, raft: RaftService, store: StateMachine, jobs: JobQueries, log: PinoLogger,
+  isStopping: () => boolean):
 { scheduler: Scheduler; webhooks: WebhookClient } {
   const webhooks = new WebhookClient({
     denyPrivate: config.webhookDenyPrivate, connectionsPerOrigin: limits.webhookConnectionsPerOrigin,
@@ -210,6 +214,13 @@ function startScheduler(config: Config, raft: RaftService, store: StateMachine, 
     }
   };
   raft.onRoleChange((change) => follow(change.role, change.term));
+  // A leader handing over drains first; if leadership stays here after all, firing goes on (a new run of the term).
+  raft.onHandOff({
+    prepare: () => scheduler.drain(limits.drainTimeoutMs),
+    resume: () => {
+      if (leadingTerm !== null && !isStopping()) scheduler.lead();
+    },
+  });
   const s = raft.status();
   follow(s.role, s.term);
   return { scheduler, webhooks };

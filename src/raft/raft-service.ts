@@ -71,6 +71,12 @@ export interface RaftServiceOptions {
   readonly checkProposal: (data: Uint8Array) => string | null;
 }
 
+/** See `RaftService.onHandOff`. */
+export interface HandOff {
+  prepare(): Promise<void>;
+  resume(): void;
+}
+
 export interface PeerInfo {
   readonly id: NodeId;
   readonly address: string | null;
@@ -91,6 +97,7 @@ export class RaftService {
   readonly #proposals: ProposalTracker;
   readonly #sm: StateMachine;
   #closed = false;
+  #handOff: HandOff = { prepare: async () => undefined, resume: () => undefined };
 
   private constructor(options: RaftServiceOptions, storage: LevelStorage, transport: HttpTransport, runner: RaftRunner,
     proposals: ProposalTracker, sm: StateMachine) {
@@ -178,6 +185,16 @@ export class RaftService {
 
   onRemoved(listener: () => void): void {
     this.#runner.onRemoved(listener);
+  }
+
+  /**
+   * What this leader does around a transfer of its leadership (`/cluster/transfer-leadership`, or the hand-over
+   * at SIGTERM): `prepare` before it (the scheduler drains, so the next leader sends no fire of this one's again and
+   * finds no at_most_once claim to record `unknown`), `resume` when the transfer ended with this node still leading
+   * in the same term (refused, or abandoned after an election timeout).
+   */
+  onHandOff(handOff: HandOff): void {
+    this.#handOff = handOff;
   }
 
   /** The Raft port actually bound. */
@@ -320,6 +337,22 @@ export class RaftService {
     }
   }
 
+  /** Waits out the transfer (it moves, or is abandoned, within an election timeout), then resumes if it did not move. */
+  async #resumeAfterTransfer(term: number): Promise<void> {
+    const deadline = performance.now() + 2 * this.#options.tickMs * this.#options.electionTimeoutTicks;
+    while (!this.#closed && performance.now() < deadline) {
+      const s = this.#runner.status();
+      if (s.role !== 'leader' || s.term !== term) return;
+      await sleep(this.#options.tickMs);
+    }
+    this.#resumeIfLeading(term);
+  }
+
+  #resumeIfLeading(term: number): void {
+    const s = this.#runner.status();
+    if (!this.#closed && s.role === 'leader' && s.term === term) this.#handOff.resume();
+  }
+
   #waitForLeaderMs(): number {
     return this.#options.tickMs * this.#options.electionTimeoutTicks * 4;
   }
@@ -358,9 +391,18 @@ export class RaftService {
         return this.#runner.addNodeLocal(request.nodeId, request.address);
       case 'remove_node':
         return this.#runner.removeNodeLocal(request.nodeId);
-      case 'transfer':
-        this.#runner.transferLeadershipLocal(request.to);
+      case 'transfer': {
+        const { term } = this.#runner.status();
+        await this.#handOff.prepare();
+        try {
+          this.#runner.transferLeadershipLocal(request.to);
+        } catch (err) {
+          this.#resumeIfLeading(term);
+          throw err;
+        }
+        void this.#resumeAfterTransfer(term);
         return null;
+      }
     }
   }
 }

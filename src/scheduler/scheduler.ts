@@ -158,11 +158,12 @@ export class Scheduler {
   }
 
   /**
-   * Before a leader hands over (SIGTERM): no new fire starts; attempts in progress end and every event is
+   * Before a leader hands over (SIGTERM, `/cluster/transfer-leadership`): no new fire starts; attempts in progress end and every event is
    * committed, so the next leader resumes exactly where this one stopped and sends nothing twice. Bounded by
    * `timeoutMs`; fires waiting out a retry backoff are left to the next leader.
    */
   async drain(timeoutMs: number): Promise<void> {
+    if (this.#state === 'starting') this.stop('stopped before it ran, for a hand-over');
     if (this.#state !== 'running') return;
     this.#state = 'draining';
     const deadline = this.#ports.clock.nowMs() + timeoutMs;

@@ -231,3 +231,54 @@ t.test('SIGTERM of the leader fires nothing twice and the new leader picks up wh
     throw err;
   }
 });
+
+t.test('a leadership transfer fires nothing twice and leaves no at_most_once fire unknown', async (t) => {
+  const receiver = await Receiver.start();
+  const cluster = await ProcessCluster.start({ size: 3, env });
+  t.teardown(async () => {
+    await cluster.stop();
+    await receiver.close();
+  });
+  // Each answer takes 250 ms, so attempts are on the wire when the transfer comes: the leader drains them first.
+  receiver.on('/slow', { statuses: [200], delayMs: 250 });
+  try {
+    await createTick(t, cluster.nodes[0] as NodeHandle, receiver);
+    const t0 = Date.now() + 4000;
+    const jobs: UnicoJob[] = Array.from({ length: 60 }, (_v, i) => ({
+      id: `tl-${i}`, atMs: t0 + i * 100, delivery: i % 2 === 0 ? 'at_least_once' : 'at_most_once', path: '/slow',
+    }));
+    const lastAtMs = Math.max(...jobs.map((j) => j.atMs));
+    await createAll(t, cluster, receiver, jobs);
+
+    await sleepUntil(t0 + 2850);
+    const leader = await cluster.waitForLeader();
+    const transferAtMs = Date.now();
+    const moved = await request(leader, 'POST', '/cluster/transfer-leadership', {});
+    t.match(moved, { status: 200, body: { transferred: true, from: leader.id } }, `leadership moved from ${leader.id}`);
+    const next = await cluster.waitForLeader();
+    t.not(next.id, leader.id, `${next.id} leads ${Date.now() - transferAtMs} ms after the transfer was asked`);
+    const before = jobs.filter((j) => j.atMs < transferAtMs).length;
+    t.ok(before > 5 && before < jobs.length - 5, `the transfer falls mid-stream (${before} of ${jobs.length} fires were due before it)`);
+
+    await sleepUntil(lastAtMs + 4000);
+    await waitFor(async () => jobs.every((j) => byFireId(receiver, '/slow').has(fireIdOf(j))), 10_000, 'every fire')
+      .catch(() => undefined);
+    t.equal((await request(next, 'DELETE', '/jobs/tick')).status, 204, 'the recurrente is deleted');
+
+    const hits = byFireId(receiver, '/slow');
+    t.same(jobs.filter((j) => !hits.has(fireIdOf(j))).map((j) => `${fireIdOf(j)} (${j.delivery})`), [], 'every fire sent, at_most_once ones too');
+    t.same([...hits].filter(([, h]) => h.length > 1).map(([id, h]) => `${id} x${h.length}`), [], 'no fire sent twice');
+    const unknown: string[] = [];
+    for (const j of jobs.filter((x) => x.delivery === 'at_most_once')) {
+      const executions = (await get(next, `/jobs/${j.id}/executions`)).body as { executions: { status: string }[] };
+      if (executions.executions.some((e) => e.status === 'unknown')) unknown.push(j.id);
+    }
+    t.same(unknown, [], 'no at_most_once fire recorded unknown');
+    const seconds = tickSeconds(receiver);
+    t.same(tickGaps(seconds).map(iso), [], 'no second of the recurrente is missing');
+    t.same(seconds.filter((s, i) => seconds[i - 1] === s).map(iso), [], 'no second of the recurrente is sent twice');
+  } catch (err) {
+    dumpLogs(t, cluster);
+    throw err;
+  }
+});
