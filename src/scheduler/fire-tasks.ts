@@ -156,14 +156,22 @@ export class FireTasks {
     });
   }
 
-  /** Stops every fire at once: attempts are aborted, retries cancelled, nothing more is reported. */
-  abortAll(): void {
-    for (const task of this.#tasks.values()) this.#abort(task);
+  /**
+   * Stops every fire at once: attempts are aborted, retries cancelled, nothing more is reported. Returns the fires
+   * (`tenant/id@atMs`) this process provably never sent: no attempt of theirs was ever made here or before.
+   */
+  abortAll(): string[] {
+    const unsent: string[] = [];
+    for (const [key, task] of this.#tasks) {
+      if (task.attempt === 1 && task.firstAttemptAtMs === null) unsent.push(key);
+      this.#abort(task);
+    }
     this.#tasks.clear();
     this.#resting = 0;
     this.#claiming.clear();
     this.#perJob.clear();
     this.#buffered.clear();
+    return unsent;
   }
 
   /** The job was deleted: its fires stop (SPEC §2: no fire after the 2xx of a DELETE). */

@@ -123,6 +123,12 @@ export class Scheduler {
    */
   #waiting: WaitingFire[] = [];
   #waitingHead = 0;
+  /**
+   * Fires this process claimed and stopped before sending (a lease blip, a lost role): only the process that
+   * claims an at_most_once fire ever sends it, so the next run here may send these rather than record `unknown`.
+   * Consumed by the next resume, which is the only one that can know them unsent.
+   */
+  readonly #unsentClaims = new Set<string>();
 
   constructor(options: SchedulerOptions, ports: SchedulerPorts) {
     this.#options = options;
@@ -182,7 +188,7 @@ export class Scheduler {
     this.#wakeTimer?.cancel();
     this.#wakeTimer = null;
     this.#wakeAtMs = Infinity;
-    this.#tasks.abortAll();
+    for (const key of this.#tasks.abortAll()) this.#unsentClaims.add(key);
     this.#batcher.reset();
     this.#heap.clear();
     this.#held.clear();
@@ -262,14 +268,19 @@ export class Scheduler {
     }
   }
 
-  /** Fires an earlier leader left in flight: queued ones start, at_least_once ones are sent again, at_most_once ones are `unknown`. */
+  /**
+   * Fires an earlier leader left in flight: queued ones start, at_least_once ones are sent again, at_most_once ones
+   * are `unknown`, unless this very process claimed them and stopped before sending them.
+   */
   async #resumeInFlight(epoch: number): Promise<number> {
     const fires = await this.#ports.store.inFlightFires();
     if (epoch !== this.#epoch) return 0;
+    const unsent = new Set(this.#unsentClaims);
+    this.#unsentClaims.clear();
     for (const { tenant, id, fire } of fires) {
       const job = this.#ports.store.getJob(tenant, id);
       if (job === undefined) continue;
-      if (fire.claimed && job.delivery === 'at_most_once') {
+      if (fire.claimed && job.delivery === 'at_most_once' && !(fire.attempts === 0 && unsent.has(`${tenant}/${id}@${fire.scheduledAtMs}`))) {
         void this.#batcher.submit({
           kind: 'finish', tenant, jobId: id, scheduledAtMs: fire.scheduledAtMs, result: 'unknown', attempts: fire.attempts,
           error: 'claimed by a leader that was lost before it recorded the result; not sent again (at_most_once)',

@@ -159,7 +159,9 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
     },
   };
 
-  const scheduler = new Scheduler({
+  // Each leader after an outage is another node: a new Scheduler, which knows nothing of the fires the last one
+  // claimed (a lease blip keeps the same one).
+  const newScheduler = (): Scheduler => new Scheduler({
     nodeId: 'sim', slotGapMs: 1000, nearWindowMs: 6000, catchupGraceMs: 10_000, catchupFiresMax: 100,
     catchupScanFiresMax: 10_000, inFlightMax: 10_000, eventsPerEntryMax: 500, eventsEntrySpacingMs: 25, claimLeadMs: 100, leaseCheckMs: 50,
     indexPageFires: 200,
@@ -195,6 +197,7 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
     clock, random, signingSecret: null, webhooks, proposeEvents,
     logger: { info: () => undefined, warn: () => undefined, debug: () => undefined },
   });
+  let scheduler = newScheduler();
   sm.onChanges((changes) => scheduler.noteChanges(changes));
 
   // The workload: unico jobs over the first minute (a third at_most_once), a few interval jobs, and changes.
@@ -310,7 +313,14 @@ async function simulate(seed: number): Promise<{ failures: string[]; stats: Reco
           scheduler.stop('simulated leader loss');
         },
       },
-      { atMs: o.toMs, run: async () => { leading = true; scheduler.lead(); } },
+      {
+        atMs: o.toMs,
+        run: async () => {
+          leading = true;
+          scheduler = newScheduler();
+          scheduler.lead();
+        },
+      },
     ]),
     ...blipsArmedAt.map((atMs) => ({
       atMs,
