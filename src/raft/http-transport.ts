@@ -176,15 +176,18 @@ export class HttpTransport {
     }
   }
 
-  /** Sends a request to the leader and returns its result; rejects with a ForwardError. */
-  async forward(to: NodeId, request: ForwardRequest, timeoutMs: number): Promise<unknown> {
+  /**
+   * Sends a request to the leader and returns its result; rejects with a ForwardError. `signal` gives up on the
+   * answer: `outcome_unknown`, as the request may have reached the leader.
+   */
+  async forward(to: NodeId, request: ForwardRequest, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
     const peer = this.#peers.get(to);
     if (peer === undefined) throw new ForwardError('no_leader', `no address for leader ${to}`);
     let body: Uint8Array;
     try {
       const response = await peer.forwardPool.request({
         method: 'POST', path: '/raft/forward', headers: this.#headers(), body: encodeWire(request),
-        headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+        headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(signal === undefined ? {} : { signal }),
       });
       body = new Uint8Array(await response.body.arrayBuffer());
       if (response.statusCode !== 200) throw new ForwardError('peer_error', `leader answered ${response.statusCode}`);

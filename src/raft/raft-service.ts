@@ -97,6 +97,8 @@ export class RaftService {
   readonly #proposals: ProposalTracker;
   readonly #sm: StateMachine;
   #closed = false;
+  /** Forwards waiting for the leader's answer, each told of every role change here. */
+  readonly #forwardWatchers = new Set<(change: RoleChange) => void>();
   #handOff: HandOff = { prepare: async () => undefined, resume: () => undefined };
 
   private constructor(options: RaftServiceOptions, storage: LevelStorage, transport: HttpTransport, runner: RaftRunner,
@@ -107,6 +109,9 @@ export class RaftService {
     this.#runner = runner;
     this.#proposals = proposals;
     this.#sm = sm;
+    runner.onRoleChange((change) => {
+      for (const watcher of this.#forwardWatchers) watcher(change);
+    });
   }
 
   /** Opens the log, listens on the Raft port, waits for BOOTSTRAP_EXPECT peers on a new cluster, starts ticking. */
@@ -364,9 +369,7 @@ export class RaftService {
       const s = this.#runner.status();
       try {
         if (s.role === 'leader') return await this.#onForward(request, 'own');
-        if (s.leaderId !== null && s.leaderId !== s.id) {
-          return await this.#transport.forward(s.leaderId, request, this.#options.proposalTimeoutMs + 1000);
-        }
+        if (s.leaderId !== null && s.leaderId !== s.id) return await this.#forwardWhileLeading(s.leaderId, request);
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         if (!(typeof code === 'string' && (retryableForwardCodes.has(code) || code === 'proposal_dropped'))) {
@@ -376,6 +379,25 @@ export class RaftService {
       }
       if (performance.now() > deadline) throw new ClusterError('no_leader', 'no leader is available; the write was not applied');
       await sleep(this.#options.tickMs);
+    }
+  }
+
+  /**
+   * Forwards to `leaderId` and waits for its answer only while this node still follows it. A leader that froze (a
+   * SIGSTOP, a VM pause) or was cut off keeps its connection open, and the answer would come at the timeout, 11 s
+   * on: once this node sees another leader or none (an election), the answer is `outcome_unknown` at once, as
+   * etcd answers "leader changed", and the client can retry an idempotent create through the new leader.
+   */
+  async #forwardWhileLeading(leaderId: NodeId, request: ForwardRequest): Promise<unknown> {
+    const abandoned = new AbortController();
+    const watcher = (change: RoleChange): void => {
+      if (change.leaderId !== leaderId) abandoned.abort(new Error(`leader ${leaderId} lost while it held the request`));
+    };
+    this.#forwardWatchers.add(watcher);
+    try {
+      return await this.#transport.forward(leaderId, request, this.#options.proposalTimeoutMs + 1000, abandoned.signal);
+    } finally {
+      this.#forwardWatchers.delete(watcher);
     }
   }
 

@@ -75,3 +75,33 @@ t.test('kill -9 of the leader three times under a stream of creates loses no ack
     t.equal(((await get(node, '/debug/cluster')).body as { job_count: number }).job_count, ids.length, `${node.id}: job_count agrees`);
   }
 });
+
+t.test('a write to a follower while the leader is frozen is answered once the follower sees the leader gone, not at the timeout', async (t) => {
+  const cluster = await ProcessCluster.start({ size: 3 });
+  let frozen: NodeHandle | null = null;
+  t.teardown(async () => {
+    frozen?.process?.kill('SIGCONT');
+    await cluster.stop();
+  });
+  try {
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.nodes.find((n) => n.id !== leader.id) as NodeHandle;
+    t.equal((await request(follower, 'POST', '/jobs', { id: 'warm', type: 'unico', timestamp: '2031-01-01T00:00:00Z' })).status, 201);
+    leader.process?.kill('SIGSTOP');
+    frozen = leader;
+    const sentAtMs = Date.now();
+    // Forwarded to the frozen leader, whose connection stays open: before, the answer came at the 11 s timeout.
+    const answer = await request(follower, 'POST', '/jobs', { id: 'while-frozen', type: 'unico', timestamp: '2031-01-01T00:00:00Z' });
+    const tookMs = Date.now() - sentAtMs;
+    t.ok([201, 503, 504].includes(answer.status), `answered ${answer.status} ${JSON.stringify(answer.body)}`);
+    t.ok(tookMs < 6000, `answered in ${tookMs} ms, within a few election timeouts`);
+    leader.process?.kill('SIGCONT');
+    frozen = null;
+    // Whatever the answer said, the cluster agrees on the job afterwards, and a retry with the same id succeeds.
+    const retry = await request(follower, 'POST', '/jobs', { id: 'while-frozen', type: 'unico', timestamp: '2031-01-01T00:00:00Z' });
+    t.ok([200, 201].includes(retry.status), `a retry answers ${retry.status}`);
+  } catch (err) {
+    for (const n of cluster.nodes) t.comment(`--- ${n.id}\n${cluster.logs(n).slice(-3000)}`);
+    throw err;
+  }
+});
