@@ -7,6 +7,7 @@ import {
   finishFire, fireIdOf, isScheduledTime, parseFireId, passScheduledFires, requeueFire, startManualFire, startScheduledFire,
 } from '../jobs/fire.js';
 import type { Job } from '../jobs/job.js';
+import { nextFireAtMs } from '../jobs/schedule.js';
 import { readJob, writeJob } from './apply-command.js';
 import type { BatchView } from './batch-view.js';
 import {
@@ -96,12 +97,19 @@ async function applyFireEvent(view: BatchView, event: FireEvent, command: FireEv
     case 'pass': {
       const passed = passScheduledFires(job, event.scheduledAtMs, event.untilMs, event.count, event.result, now);
       if (passed === null) return false;
-      const error = `${event.count} fire(s) from this one on not sent: `
-        + (event.result === 'missed' ? 'later than catchup_window_ms, or beyond fire_all\'s 100' : 'skipped by catchup or overlap');
-      recordExecution(view, passed, job, command, {
-        fireId: fireIdOf(job.id, event.scheduledAtMs), scheduledAtMs: event.scheduledAtMs, attempt: 0, startedAtMs: null,
-        finishedAtMs: null, nodeId: command.nodeId, status: event.result, httpStatus: null, durationMs: null, error,
-      });
+      const reason = event.result === 'missed' ? 'not sent: later than catchup_window_ms, or beyond fire_all\'s 100'
+        : 'not sent: skipped by catchup or overlap';
+      // A record for each fire passed (SPEC §4), up to the records a job keeps: a longer pass names the rest in
+      // its last record. Counted from the first, so the cost is bounded by EXECUTIONS_PER_JOB, whatever the pass.
+      const times = passedFireTimes(job, event.scheduledAtMs, event.untilMs, Math.min(event.count, command.executionsPerJob));
+      const rest = event.count - times.length;
+      recordExecutions(view, passed, job, command, times.map((atMs, i) => ({
+        fireId: fireIdOf(job.id, atMs), scheduledAtMs: atMs, attempt: 0, startedAtMs: null, finishedAtMs: null,
+        nodeId: command.nodeId, status: event.result, httpStatus: null, durationMs: null,
+        error: i === times.length - 1 && rest > 0
+          ? `${reason}; the ${rest} fire(s) after this one up to ${new Date(event.untilMs).toISOString()} were not sent either`
+          : reason,
+      })));
       return true;
     }
     case 'attempt': {
@@ -146,10 +154,26 @@ function finishInFlight(view: BatchView, job: Job, event: FireEvent & { kind: 'f
 
 /** Writes `job` with one more execution record, and drops the record that falls out of the kept history. */
 function recordExecution(view: BatchView, job: Job, before: Job, command: FireEventsCommand, record: ExecutionRecord): void {
-  const seq = job.executionSeq + 1;
-  writeJob(view, { ...job, executionSeq: seq }, before);
-  const key = executionKey(job.tenant, job.id, seq);
-  view.put(key, encodeRecord(key, record));
-  const dropped = seq - command.executionsPerJob;
-  if (dropped >= 1) view.del(executionKey(job.tenant, job.id, dropped));
+  recordExecutions(view, job, before, command, [record]);
+}
+
+/** Writes `job` with these execution records, in order, and drops the records that fall out of the kept history. */
+function recordExecutions(view: BatchView, job: Job, before: Job, command: FireEventsCommand, records: readonly ExecutionRecord[]): void {
+  writeJob(view, { ...job, executionSeq: job.executionSeq + records.length }, before);
+  records.forEach((record, i) => {
+    const seq = job.executionSeq + 1 + i;
+    const key = executionKey(job.tenant, job.id, seq);
+    view.put(key, encodeRecord(key, record));
+    const dropped = seq - command.executionsPerJob;
+    if (dropped >= 1) view.del(executionKey(job.tenant, job.id, dropped));
+  });
+}
+
+/** The first `max` scheduled times of the job from `fromMs` (one of them) up to `untilMs`, exclusive. */
+function passedFireTimes(job: Job, fromMs: number, untilMs: number, max: number): number[] {
+  const times: number[] = [];
+  for (let atMs: number | null = fromMs; atMs !== null && atMs < untilMs && times.length < max; atMs = nextFireAtMs(job, atMs)) {
+    times.push(atMs);
+  }
+  return times;
 }

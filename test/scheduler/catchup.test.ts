@@ -115,5 +115,25 @@ t.test('fire_all with a window, applied as the scheduler does: the records say m
   t.strictSame(sent, [t0 + 16_000, t0 + 18_000, t0 + 20_000]);
   t.match(applier.queries.getJob('default', 'w'), { runCount: 3, nextRunAtMs: t0 + 22_000, fireCounts: { missed: 8, skipped: 0 } });
   const records = await applier.queries.executions('default', 'w', 100);
-  t.match(records, [{ status: 'missed', scheduledAtMs: t0, error: /^8 fire\(s\)/ }]);
+  const missed = records.filter((r) => r.status === 'missed');
+  // One record a fire not sent (SPEC §4), each under its own fire id, newest first.
+  t.strictSame(missed.map((r) => r.fireId), Array.from({ length: 8 }, (_v, k) => `w@${t0 + (7 - k) * 2000}`));
+  t.ok(missed.every((r) => /^not sent: later than catchup_window_ms/.test(r.error ?? '')), 'each says why');
+});
+
+t.test('a pass longer than the records a job keeps records the first fires and names the rest in the last', async (t) => {
+  const applier = await openLogApplier();
+  t.teardown(() => applier.close());
+  const body = { id: 's', type: 'recurrente', interval: '1s', timestamp: new Date(t0).toISOString(), catchup: 'skip' };
+  const spec = normalizeCreate(body, { nowMs: t0, maxPayloadBytes: 65536, denyPrivateWebhooks: false });
+  await applier.apply({ type: 'create_jobs', tenant: 'default', proposedAtMs: t0, maxJobs: 10, jobs: [{ spec, requestHash: requestHashOf(body) }] });
+  const events: FireEvent[] = [{ kind: 'pass', tenant: 'default', jobId: 's', scheduledAtMs: t0, untilMs: t0 + 150_000, count: 150, result: 'skipped' }];
+  t.match(await applier.apply({ type: 'fire_events', proposedAtMs: t0 + 150_500, nodeId: 'n1', events, executionsPerJob: 100 }),
+    { type: 'fire_events', applied: [true] });
+  t.match(applier.queries.getJob('default', 's'), { nextRunAtMs: t0 + 150_000, fireCounts: { skipped: 150 }, executionSeq: 100 });
+  const records = await applier.queries.executions('default', 's', 200);
+  t.equal(records.length, 100, 'as many records as the job keeps');
+  t.equal(records[0]?.fireId, `s@${t0 + 99_000}`, 'the newest is the 100th fire');
+  t.match(records[0]?.error, /the 50 fire\(s\) after this one up to .* were not sent either/);
+  t.equal(records[99]?.fireId, `s@${t0}`, 'the oldest is the first fire passed');
 });
