@@ -133,15 +133,22 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   }, onFatal);
 
   let closed = false;
+  /** What close() waits for now, for the log line of a shutdown that takes too long. */
+  let closing = 'not closing';
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
     stateChecks.stop();
     scheduler.stop('node closing');
+    closing = 'client requests in progress';
     await clientDrain.close(app, limits.clientCloseMs);
+    closing = 'the Raft log and port';
     await raft.close();
+    closing = 'the state store';
     await store.close();
+    closing = 'webhook connections';
     await webhooks.close();
+    closing = 'nothing';
     log.info({}, 'node stopped');
   };
   raft.onRemoved(() => {
@@ -156,13 +163,21 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     shutdown: async (clientDrainMs = limits.clientDrainMs) => {
       const stoppingAtMs = performance.now();
       stopping = true;
+      // Every step is bounded, so a shutdown past them all is a bug: say where it stands before a supervisor's
+      // SIGKILL ends it (a fault run saw one node in 300 still running 20 s after SIGTERM, not reproduced since).
+      const overdue = setTimeout(() => log.error({ step: closing }, 'shutdown is taking too long'), limits.shutdownOverdueMs);
+      overdue.unref();
       clientDrain.begin();
       // Attempts in progress end and are recorded first, so the next leader sends none of them again: another
       // node, or this one when it is the only one and starts again.
+      closing = 'the scheduler to drain';
       await scheduler.drain(limits.drainTimeoutMs);
+      closing = 'the leadership hand-over';
       await handOver(raft, log);
+      closing = 'clients to go elsewhere';
       await sleep(Math.max(0, clientDrainMs - (performance.now() - stoppingAtMs)));
       await close();
+      clearTimeout(overdue);
     },
   };
 }

@@ -141,6 +141,8 @@ export const drainTimeoutMs = 5000;
 export const clientDrainMs = 500;
 /** How long a closing client port waits for requests in progress before it cuts their connections. */
 export const clientCloseMs = 10_000;
+/** A SIGTERM shutdown still running this long logs the step it waits on (drain, hand-over, client port, close). */
+export const shutdownOverdueMs = 15_000;
 
 /**
  * The spread of election timeouts, [ELECTION_TIMEOUT, ELECTION_TIMEOUT + this). No vote is granted before
@@ -169,7 +171,7 @@ export const limits = {
   snapshotLogBytesThreshold,
   peerBodyBytesMax, pendingReadsMax, nearSlotsHeld, webhooksInFlightMax, catchupFiresMax, catchupGraceMs,
   catchupScanFiresMax, fireEventsPerEntryMax, fireEventsEntrySpacingMs, claimLeadMs, leaseCheckMs, indexPageFires, webhookConnectionsPerOrigin,
-  deadLettersPageMax, drainTimeoutMs, clientDrainMs, clientCloseMs, storeCheckPauseMs, stateDigestWaitMs,
+  deadLettersPageMax, drainTimeoutMs, clientDrainMs, clientCloseMs, shutdownOverdueMs, storeCheckPauseMs, stateDigestWaitMs,
 } as const;
 
 export type Limits = { readonly [K in keyof typeof limits]: number };
