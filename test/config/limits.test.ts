@@ -28,7 +28,8 @@ t.test('the bounds have their documented values', async (t) => {
     peerBodyBytesMax: 16 * mib, pendingReadsMax: 10_000, nearSlotsHeld: 6, webhooksInFlightMax: 1000,
     catchupFiresMax: 100, catchupGraceMs: 10_000, catchupScanFiresMax: 10_000, fireEventsPerEntryMax: 5000, fireEventsEntrySpacingMs: 25,
     claimLeadMs: 100, leaseCheckMs: 50, indexPageFires: 10_000, webhookConnectionsPerOrigin: 1000,
-    deadLettersPageMax: 1000, drainTimeoutMs: 5000, clientDrainMs: 500, clientCloseMs: 10_000, storeCheckPauseMs: 5, stateDigestWaitMs: 60_000,
+    deadLettersPageMax: 1000, drainTimeoutMs: 5000, clientDrainMs: 500, clientCloseMs: 10_000, shutdownOverdueMs: 15_000, storeCheckPauseMs: 5,
+    stateDigestWaitMs: 60_000,
   });
 });
 
