@@ -63,17 +63,23 @@ function tickGaps(seconds: readonly number[]): number[] {
   return missing;
 }
 
-function dumpLogs(t: Test, cluster: ProcessCluster): void {
-  for (const n of cluster.nodes) t.comment(`--- ${n.id}\n${cluster.logs(n).slice(-4000)}`);
-}
-
-t.test('kill -9 of the leader during a stream of due fires loses no at_least_once fire and sends no at_most_once fire twice', async (t) => {
+/** A receiver and a three-node cluster, both stopped when the test ends. */
+async function startWithReceiver(t: Test): Promise<{ receiver: Receiver; cluster: ProcessCluster }> {
   const receiver = await Receiver.start();
   const cluster = await ProcessCluster.start({ size: 3, env });
   t.teardown(async () => {
     await cluster.stop();
     await receiver.close();
   });
+  return { receiver, cluster };
+}
+
+function dumpLogs(t: Test, cluster: ProcessCluster): void {
+  for (const n of cluster.nodes) t.comment(`--- ${n.id}\n${cluster.logs(n).slice(-4000)}`);
+}
+
+t.test('kill -9 of the leader during a stream of due fires loses no at_least_once fire and sends no at_most_once fire twice', async (t) => {
+  const { receiver, cluster } = await startWithReceiver(t);
   try {
     await createTick(t, cluster.nodes[1] as NodeHandle, receiver);
     // 150 fires, one every 66 ms from T0, alternating the two delivery modes so both straddle the kill.
@@ -172,12 +178,7 @@ t.test('kill -9 of the leader during a stream of due fires loses no at_least_onc
 });
 
 t.test('SIGTERM of the leader fires nothing twice and the new leader picks up where it stopped', async (t) => {
-  const receiver = await Receiver.start();
-  const cluster = await ProcessCluster.start({ size: 3, env });
-  t.teardown(async () => {
-    await cluster.stop();
-    await receiver.close();
-  });
+  const { receiver, cluster } = await startWithReceiver(t);
   // Each answer takes 250 ms, so two or three attempts are in progress when SIGTERM comes: the drain must let them end.
   receiver.on('/alo', { statuses: [200], delayMs: 250 });
   try {
@@ -233,12 +234,7 @@ t.test('SIGTERM of the leader fires nothing twice and the new leader picks up wh
 });
 
 t.test('a leadership transfer fires nothing twice and leaves no at_most_once fire unknown', async (t) => {
-  const receiver = await Receiver.start();
-  const cluster = await ProcessCluster.start({ size: 3, env });
-  t.teardown(async () => {
-    await cluster.stop();
-    await receiver.close();
-  });
+  const { receiver, cluster } = await startWithReceiver(t);
   // Each answer takes 250 ms, so attempts are on the wire when the transfer comes: the leader drains them first.
   receiver.on('/slow', { statuses: [200], delayMs: 250 });
   try {
