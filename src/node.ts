@@ -165,7 +165,8 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
       stopping = true;
       // Every step is bounded, so a shutdown past them all is a bug: say where it stands before a supervisor's
       // SIGKILL ends it (a fault run saw one node in 300 still running 20 s after SIGTERM, not reproduced since).
-      const overdue = setTimeout(() => log.error({ step: closing }, 'shutdown is taking too long'), limits.shutdownOverdueMs);
+      const overdue = setTimeout(() => log.error({ step: closing, raft_step: raft.closingStep() }, 'shutdown is taking too long'),
+        limits.shutdownOverdueMs);
       overdue.unref();
       clientDrain.begin();
       // Attempts in progress end and are recorded first, so the next leader sends none of them again: another

@@ -97,6 +97,7 @@ export class RaftService {
   readonly #proposals: ProposalTracker;
   readonly #sm: StateMachine;
   #closed = false;
+  #closing = 'not closing';
   /** Forwards waiting for the leader's answer, each told of every role change here. */
   readonly #forwardWatchers = new Set<(change: RoleChange) => void>();
   #handOff: HandOff = { prepare: async () => undefined, resume: () => undefined };
@@ -202,6 +203,11 @@ export class RaftService {
     this.#handOff = handOff;
   }
 
+  /** What close() waits for now (a shutdown that takes too long says so). */
+  closingStep(): string {
+    return this.#closing;
+  }
+
   /** The Raft port actually bound. */
   raftPort(): number {
     return this.#transport.port();
@@ -299,10 +305,14 @@ export class RaftService {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing = 'the Raft loop and applies';
     await this.#runner.stop();
     this.#proposals.abortAll();
+    this.#closing = 'peer requests in progress (the Raft port)';
     await this.#transport.close();
+    this.#closing = 'the Raft log (LevelDB)';
     await this.#storage.close();
+    this.#closing = 'nothing';
   }
 
   async #awaitPeers(): Promise<void> {
