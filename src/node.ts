@@ -16,6 +16,7 @@ import { RaftService, raftLogDir, type RaftServiceOptions } from './raft/index.j
 import { systemClock } from './scheduler/clock.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { WebhookClient } from './scheduler/webhook-client.js';
+import { SendThread } from './scheduler/send-thread.js';
 import { JobQueries } from './store/queries.js';
 import { StateMachine, stateDir } from './store/state-machine.js';
 
@@ -94,7 +95,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   const jobs = new JobQueries(store, { onDamaged: onFatal });
   // Set once SIGTERM's shutdown begins: a hand-over that does not move leadership does not start firing again.
   let stopping = false;
-  const { scheduler, webhooks } = startScheduler(config, raft, store, jobs, log, () => stopping);
+  const { scheduler, webhooks, sender } = startScheduler(config, raft, store, jobs, log, () => stopping);
   const stateChecks = startStateChecks(config, raft, store, log.child({ module: 'state-check' }), onFatal);
   const clientDrain = new ClientDrain();
   const app = await buildApp({
@@ -147,6 +148,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
     closing = 'the state store';
     await store.close();
     closing = 'webhook connections';
+    await sender.close();
     await webhooks.close();
     closing = 'nothing';
     log.info({}, 'node stopped');
@@ -186,11 +188,19 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
 /** The leader-only scheduler, fed by the store's changes and started or stopped by each role change. */
 function startScheduler(config: Config, raft: RaftService, store: StateMachine, jobs: JobQueries, log: PinoLogger,
   isStopping: () => boolean):
-{ scheduler: Scheduler; webhooks: WebhookClient } {
+{ scheduler: Scheduler; webhooks: WebhookClient; sender: SendThread } {
+  const userAgent = (): string => `scheduled-db (${config.nodeId}; term ${raft.status().term})`;
   const webhooks = new WebhookClient({
     denyPrivate: config.webhookDenyPrivate, connectionsPerOrigin: limits.webhookConnectionsPerOrigin,
-    now: () => systemClock.nowMs(),
-    userAgent: () => `scheduled-db (${config.nodeId}; term ${raft.status().term})`,
+    now: () => systemClock.nowMs(), userAgent,
+  });
+  const sender = new SendThread({
+    denyPrivate: config.webhookDenyPrivate, connectionsPerOrigin: limits.webhookConnectionsPerOrigin,
+    slots: limits.webhooksInFlightMax * 2, leaseDeadlineNs: () => raft.leaseDeadlineNs(), userAgent,
+    fallback: webhooks, hasLease: () => raft.hasLease(),
+    onError: (err) => log.error({ err }, 'the webhook send thread failed; fires are sent from the main thread from now on'),
+    onPriority: (nice, error) => log.info({ nice, ...(error === undefined ? {} : { reason: error }) },
+      nice === null ? 'the webhook send thread runs at the process\'s priority' : 'webhook send thread started'),
   });
   const proposeEvents = async (events: readonly FireEvent[]): Promise<readonly boolean[]> => {
     const result = await raft.proposeHere(encodeCommand({
@@ -215,6 +225,7 @@ function startScheduler(config: Config, raft: RaftService, store: StateMachine, 
     },
     lease: { hasLease: () => raft.hasLease(), barrier: () => raft.readBarrier() },
     clock: systemClock, random: Math.random, signingSecret: config.webhookSigningSecret, webhooks, proposeEvents,
+    sender, handOverLeadMs: limits.fireHandOverLeadMs,
     logger: log.child({ module: 'scheduler' }),
   });
   store.onChanges((changes) => scheduler.noteChanges(changes));
@@ -239,7 +250,7 @@ function startScheduler(config: Config, raft: RaftService, store: StateMachine, 
   });
   const s = raft.status();
   follow(s.role, s.term);
-  return { scheduler, webhooks };
+  return { scheduler, webhooks, sender };
 }
 
 /**

@@ -102,6 +102,12 @@ export const fireEventsEntrySpacingMs = 25;
 /** An at_most_once fire is claimed through Raft this long before its time, so the claim does not make it late. */
 export const claimLeadMs = 100;
 /**
+ * A fire's attempt is checked and handed to the leader's send thread this long before its time, and sent at it: the
+ * event loop that runs Raft and the store may be busy for some milliseconds when the time comes, the thread is not.
+ * After the claim (below `claimLeadMs`, so its commit is usually in by then) and above the loop's usual delays.
+ */
+export const fireHandOverLeadMs = 40;
+/**
  * The pause after each batch of about 1,000 job records the store's check after start reads: about as long as
  * the batch takes to turn into values and decode, so the check takes half of the main thread at most.
  */
@@ -170,7 +176,7 @@ export const limits = {
   appendBytesMax, applyBytesMax, batchEntryJobsMax, snapshotChunkBytes, uncommittedBytesMax, proposalBatchBytesMax,
   snapshotLogBytesThreshold,
   peerBodyBytesMax, pendingReadsMax, nearSlotsHeld, webhooksInFlightMax, catchupFiresMax, catchupGraceMs,
-  catchupScanFiresMax, fireEventsPerEntryMax, fireEventsEntrySpacingMs, claimLeadMs, leaseCheckMs, indexPageFires, webhookConnectionsPerOrigin,
+  catchupScanFiresMax, fireEventsPerEntryMax, fireEventsEntrySpacingMs, claimLeadMs, fireHandOverLeadMs, leaseCheckMs, indexPageFires, webhookConnectionsPerOrigin,
   deadLettersPageMax, drainTimeoutMs, clientDrainMs, clientCloseMs, shutdownOverdueMs, storeCheckPauseMs, stateDigestWaitMs,
 } as const;
 
@@ -204,6 +210,8 @@ export function assertLimitRelations(l: Limits): void {
   assert.ok(l.nearSlotsHeld >= 2, 'limits: nearSlotsHeld must be at least 2');
   // An at_most_once claim may wait out one spacing before it is proposed; it must still apply before its send.
   assert.ok(l.fireEventsEntrySpacingMs * 2 <= l.claimLeadMs, 'limits: fireEventsEntrySpacingMs must be at most half of claimLeadMs');
+  // A fire is handed over once claimed: handing it over before its claim could apply would only withdraw it again.
+  assert.ok(l.fireHandOverLeadMs < l.claimLeadMs, 'limits: fireHandOverLeadMs must be below claimLeadMs');
   // Every webhook the scheduler lets be in flight gets its own connection, even when all of them go to one origin.
   assert.ok(l.webhookConnectionsPerOrigin >= l.webhooksInFlightMax,
     'limits: webhookConnectionsPerOrigin must be at least webhooksInFlightMax');

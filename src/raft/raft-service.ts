@@ -181,6 +181,11 @@ export class RaftService {
     return this.#runner.hasLease();
   }
 
+  /** See RaftRunner.leaseDeadlineNs. */
+  leaseDeadlineNs(): bigint | null {
+    return this.#runner.leaseDeadlineNs();
+  }
+
   onRoleChange(listener: (change: RoleChange) => void): void {
     this.#runner.onRoleChange(listener);
   }

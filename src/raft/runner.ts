@@ -171,6 +171,19 @@ export class RaftRunner {
     return this.#raw.hasLease();
   }
 
+  /**
+   * Until when (process.hrtime.bigint(), in ns: one clock for every thread of the process) the lease `hasLease()`
+   * reports holds without further acknowledgements; null when there is none now.
+   */
+  leaseDeadlineNs(): bigint | null {
+    this.#catchUpTicks();
+    const endTick = this.#raw.leaseEndTick();
+    if (endTick === null) return null;
+    // Tick t starts at #startedAtMs + t × tickMs (#catchUpTicks): the lease holds until the end tick starts.
+    const remainingMs = this.#startedAtMs + endTick * this.#options.tickMs - performance.now();
+    return remainingMs <= 0 ? null : process.hrtime.bigint() + BigInt(Math.floor(remainingMs * 1e6));
+  }
+
   onRoleChange(listener: (change: RoleChange) => void): void {
     this.#roleListeners.push(listener);
   }

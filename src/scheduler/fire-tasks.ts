@@ -5,6 +5,7 @@ import { fireIdOf, type FireResult, isScheduledTime } from '../jobs/fire.js';
 import type { Job } from '../jobs/job.js';
 import type { Clock, Timer } from './clock.js';
 import { retryDecision } from './retry.js';
+import { InlineTimedSender, isUnsent, type TimedSend, type TimedSender } from './timed-send.js';
 import type { AttemptResult, WebhookAttempt } from './webhook-client.js';
 
 export interface FireTaskPorts {
@@ -22,6 +23,15 @@ export interface FireTaskPorts {
   readonly onSettled: (tenant: string, id: string) => void;
   /** Fires claimed or sent at once (`activeCount`): a retry out of its backoff waits for room under it. */
   readonly inFlightMax: number;
+  /**
+   * Sends attempts at their time (a send thread on a real node); by default `webhooks` on this loop, through `clock`.
+   */
+  readonly sender?: TimedSender;
+  /**
+   * How long before an attempt's time it is checked and handed to `sender` (default 0: at its time). Ahead, so a
+   * busy loop here does not make it late; a change to its job meanwhile withdraws it and checks it again.
+   */
+  readonly handOverLeadMs?: number;
 }
 
 /** How often a retry that found no room under `inFlightMax` looks again. */
@@ -32,6 +42,11 @@ export interface StartOptions {
   readonly manual: boolean;
   /** Already claimed in the store (an earlier leader's fire, resumed). */
   readonly claimed: boolean;
+  /**
+   * Resumed after this very process sent its first attempt and stopped before the result was recorded (a lease
+   * blip): it is the job's run, so a change to the job since does not withdraw it as unsent.
+   */
+  readonly knownSent?: boolean;
   /** Attempts an earlier leader recorded; the next one continues the count. */
   readonly attemptsDone: number;
   /**
@@ -56,7 +71,11 @@ interface Task {
   waiting: boolean;
   /** Its claim applied (or an earlier leader's did): it may be sent. */
   claimed: boolean;
+  /** Its first attempt went out from this process before (StartOptions.knownSent). */
+  readonly knownSent: boolean;
   readonly sendAtMs: number;
+  /** The attempt handed to the sender and not yet settled, with the time it is due. */
+  send: { readonly handle: TimedSend; readonly atMs: number } | null;
 }
 
 export class FireTasks {
@@ -69,9 +88,16 @@ export class FireTasks {
   readonly #buffered = new Map<string, Task>();
   /** Tasks waiting out a backoff or buffered (`inBackoff || waiting`), kept as they change so the count is O(1). */
   #resting = 0;
+  readonly #sender: TimedSender;
+  readonly #handOverLeadMs: number;
+  /** Tasks with an attempt handed to the sender, by job key: a change to the job withdraws them. */
+  readonly #sending = new Map<string, Set<Task>>();
 
   constructor(ports: FireTaskPorts) {
     this.#ports = ports;
+    this.#sender = ports.sender ?? new InlineTimedSender(ports.clock, ports.webhooks, () => ports.lease.hasLease());
+    this.#handOverLeadMs = ports.handOverLeadMs ?? 0;
+    assert.ok(this.#handOverLeadMs >= 0, 'fire tasks: handOverLeadMs >= 0');
   }
 
   get size(): number {
@@ -127,6 +153,7 @@ export class FireTasks {
       // A scheduled fire goes at its time plus its jitter (never before, even when resumed by a new leader); a
       // manual one at once.
       sendAtMs: options.manual ? this.#ports.clock.nowMs() : atMs + jitterOf(fireIdOf(job.id, atMs), job.jitterMs),
+      send: null, knownSent: options.knownSent === true,
     };
     this.#tasks.set(key, task);
     if (task.waiting) this.#resting++;
@@ -158,12 +185,20 @@ export class FireTasks {
 
   /**
    * Stops every fire at once: attempts are aborted, retries cancelled, nothing more is reported. Returns the fires
-   * (`tenant/id@atMs`) this process provably never sent: no attempt of theirs was ever made here or before.
+   * (`tenant/id@atMs`) still at their first attempt: `unsent`, those this process provably never sent (no attempt of
+   * theirs was ever made here or before), and `sent`, those whose first attempt this process may have sent.
    */
-  abortAll(): string[] {
+  abortAll(): { unsent: string[]; sent: string[] } {
     const unsent: string[] = [];
+    const sent: string[] = [];
     for (const [key, task] of this.#tasks) {
-      if (task.attempt === 1 && task.firstAttemptAtMs === null) unsent.push(key);
+      // A handed-over first attempt is unsent only if withdrawn now: once its send began it may have gone out.
+      if (task.attempt === 1 && task.firstAttemptAtMs === null && !task.knownSent
+        && (task.send === null || task.send.handle.withdraw())) {
+        unsent.push(key);
+      } else if (task.attempt === 1) {
+        sent.push(key);
+      }
       this.#abort(task);
     }
     this.#tasks.clear();
@@ -171,7 +206,8 @@ export class FireTasks {
     this.#claiming.clear();
     this.#perJob.clear();
     this.#buffered.clear();
-    return unsent;
+    this.#sending.clear();
+    return { unsent, sent };
   }
 
   /** The job was deleted: its fires stop (SPEC §2: no fire after the 2xx of a DELETE). */
@@ -213,19 +249,45 @@ export class FireTasks {
   #abort(task: Task): void {
     task.abort.abort();
     task.timer?.cancel();
+    task.send?.handle.abort();
   }
 
+  /**
+   * Something a handed-over attempt of the job depends on changed (the job; every job when `jobKey` is null, for
+   * the firing switch): each one not yet sent is withdrawn and checked again, on the job as it is now.
+   */
+  withdrawSends(jobKey: string | null): void {
+    const sets = jobKey === null ? [...this.#sending.values()] : [this.#sending.get(jobKey) ?? new Set<Task>()];
+    for (const tasks of sets) {
+      for (const task of [...tasks]) {
+        const send = task.send;
+        if (send === null || !send.handle.withdraw()) continue;
+        this.#unsend(task);
+        this.#attemptAt(task, send.atMs);
+      }
+    }
+  }
+
+  #unsend(task: Task): void {
+    task.send = null;
+    const jobKey = `${task.tenant}/${task.id}`;
+    const tasks = this.#sending.get(jobKey);
+    tasks?.delete(task);
+    if (tasks?.size === 0) this.#sending.delete(jobKey);
+  }
+
+  /** Checks the attempt `handOverLeadMs` before `atMs` and hands it over to be sent at `atMs`. */
   #attemptAt(task: Task, atMs: number): void {
-    const delayMs = atMs - this.#ports.clock.nowMs();
+    const delayMs = atMs - this.#handOverLeadMs - this.#ports.clock.nowMs();
     if (delayMs <= 0) {
-      void this.#attempt(task);
+      void this.#attempt(task, atMs);
       return;
     }
-    // Node's timers can fire a millisecond before Date.now() reaches their time: never send early, wait the rest.
+    // Node's timers can fire a millisecond before Date.now() reaches their time: the sender never sends early either.
     task.timer = this.#ports.clock.setTimer(() => this.#attemptAt(task, atMs), delayMs);
   }
 
-  async #attempt(task: Task): Promise<void> {
+  async #attempt(task: Task, atMs: number): Promise<void> {
     task.timer = null;
     if (task.abort.signal.aborted) return;
     if (task.inBackoff && this.activeCount() >= this.#ports.inFlightMax) {
@@ -256,7 +318,7 @@ export class FireTasks {
       return;
     }
     if (!task.manual && job.status === 'paused') {
-      if (task.attempt === 1) {
+      if (task.attempt === 1 && !task.knownSent) {
         // Not sent yet: the fire is no run. It goes back to the job's schedule, so a unico fires when resumed (and
         // catch-up decides, as for a job paused before its time).
         this.#finish(task, 'skipped', 0, 'job paused before the fire was sent; not counted as a run', true);
@@ -268,18 +330,23 @@ export class FireTasks {
       this.#attemptAt(task, this.#ports.clock.nowMs() + 1000);
       return;
     }
-    if (!task.manual && task.attempt === 1 && !isScheduledTime(job, task.atMs)) {
+    if (!task.manual && task.attempt === 1 && !task.knownSent && !isScheduledTime(job, task.atMs)) {
       // A PATCH moved the job's schedule off this fire between its claim (claimLeadMs ahead) and its send: SPEC §2
       // recomputes the next fire, so this one is withdrawn unsent, no run, and the job fires at its new time.
       this.#finish(task, 'skipped', 0, 'the job\'s schedule changed before the fire was sent; not counted as a run', true);
       return;
     }
     const startedAtMs = this.#ports.clock.nowMs();
-    task.firstAttemptAtMs ??= startedAtMs;
+    if (job.webhookUrl === null && startedAtMs < atMs) {
+      // Nothing to hand over: a fire without a webhook is recorded at its time, not at its check.
+      task.timer = this.#ports.clock.setTimer(() => void this.#attempt(task, atMs), atMs - startedAtMs);
+      return;
+    }
     const result = job.webhookUrl === null
       ? { ok: true as const, httpStatus: 0, startedAtMs, durationMs: 0 }
-      : await this.#ports.webhooks.send(this.#request(job, task));
-    if (task.abort.signal.aborted) return;
+      : await this.#handOver(job, task, atMs);
+    if (result === null || task.abort.signal.aborted) return;
+    task.firstAttemptAtMs ??= result.startedAtMs;
     const nowMs = this.#ports.clock.nowMs();
     void this.#ports.submit({
       kind: 'attempt', tenant: task.tenant, jobId: task.id, scheduledAtMs: task.atMs, attempt: task.attempt,
@@ -300,11 +367,31 @@ export class FireTasks {
     this.#finish(task, outcome, task.attempt, result.ok ? null : `${result.code}: ${result.error} (no retry: ${decision.reason})`);
   }
 
-  #request(job: Job, task: Task): WebhookAttempt {
+  /**
+   * Hands the attempt to the sender for `atMs`; its result, or null when it was not sent: withdrawn (whoever
+   * withdrew it checks it again) or due past the lease it was handed over under (checked again here).
+   */
+  async #handOver(job: Job, task: Task, atMs: number): Promise<AttemptResult | null> {
+    const handle = this.#sender.sendAt(this.#request(job, task), atMs);
+    const send = { handle, atMs };
+    task.send = send;
+    const jobKey = `${task.tenant}/${task.id}`;
+    const tasks = this.#sending.get(jobKey);
+    if (tasks === undefined) this.#sending.set(jobKey, new Set([task]));
+    else tasks.add(task);
+    const outcome = await handle.outcome;
+    if (task.send === send) this.#unsend(task);
+    if (!isUnsent(outcome)) return outcome;
+    // Past the lease it was handed over under: checked again now, under the lease as it is now (or not at all).
+    if (outcome.unsent === 'no_lease' && !task.abort.signal.aborted) this.#attemptAt(task, atMs);
+    return null;
+  }
+
+  #request(job: Job, task: Task): Omit<WebhookAttempt, 'signal'> {
     return {
       url: job.webhookUrl as string, method: job.method, headers: job.headers, jobId: job.id, type: job.type,
       fireId: fireIdOf(job.id, task.atMs), scheduledAtMs: task.atMs, attempt: task.attempt, payload: job.payload,
-      timeoutMs: job.timeoutMs, signingSecret: job.signingSecret ?? this.#ports.signingSecret, signal: task.abort.signal,
+      timeoutMs: job.timeoutMs, signingSecret: job.signingSecret ?? this.#ports.signingSecret,
     };
   }
 

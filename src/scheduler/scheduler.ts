@@ -129,6 +129,11 @@ export class Scheduler {
    * Consumed by the next resume, which is the only one that can know them unsent.
    */
   readonly #unsentClaims = new Set<string>();
+  /**
+   * Fires whose first attempt this process may have sent before it stopped, unrecorded: the next run here resumes
+   * them as the job's run, rather than withdraw them as unsent when their job changed since (two runs, two fire ids).
+   */
+  readonly #sentClaims = new Set<string>();
 
   constructor(options: SchedulerOptions, ports: SchedulerPorts) {
     this.#options = options;
@@ -188,7 +193,9 @@ export class Scheduler {
     this.#wakeTimer?.cancel();
     this.#wakeTimer = null;
     this.#wakeAtMs = Infinity;
-    for (const key of this.#tasks.abortAll()) this.#unsentClaims.add(key);
+    const { unsent, sent } = this.#tasks.abortAll();
+    for (const key of unsent) this.#unsentClaims.add(key);
+    for (const key of sent) this.#sentClaims.add(key);
     this.#batcher.reset();
     this.#heap.clear();
     this.#held.clear();
@@ -224,9 +231,14 @@ export class Scheduler {
     /** Each changed job as applied (null: deleted), so the hot path decodes nothing again. */
     readonly jobs: ReadonlyMap<string, { readonly tenant: string; readonly id: string; readonly job: Job | null }>;
     readonly queued: readonly { readonly tenant: string; readonly id: string; readonly atMs: number }[];
+    /** The new firing switch, when this batch changed it. */
+    readonly firingPaused?: boolean | null;
   }): void {
     if (this.#state === 'idle') return;
+    // Before the batch's writes are answered: an attempt handed over for later is sent on the job as it is now.
+    if (changes.firingPaused !== undefined && changes.firingPaused !== null) this.#tasks.withdrawSends(null);
     for (const [key, { tenant, id, job }] of changes.jobs) {
+      this.#tasks.withdrawSends(key);
       this.#changedDuringLoad?.add(key);
       // While starting too: a job the load read before this change must not keep its older entry.
       this.#consider(key, tenant, id, job);
@@ -277,6 +289,8 @@ export class Scheduler {
     if (epoch !== this.#epoch) return 0;
     const unsent = new Set(this.#unsentClaims);
     this.#unsentClaims.clear();
+    const sent = new Set(this.#sentClaims);
+    this.#sentClaims.clear();
     for (const { tenant, id, fire } of fires) {
       const job = this.#ports.store.getJob(tenant, id);
       if (job === undefined) continue;
@@ -286,7 +300,10 @@ export class Scheduler {
           error: 'claimed by a leader that was lost before it recorded the result; not sent again (at_most_once)',
         });
       } else {
-        this.#waiting.push({ tenant, id, atMs: fire.scheduledAtMs, options: { manual: fire.manual, claimed: fire.claimed, attemptsDone: fire.attempts } });
+        this.#waiting.push({ tenant, id, atMs: fire.scheduledAtMs, options: {
+          manual: fire.manual, claimed: fire.claimed, attemptsDone: fire.attempts,
+          knownSent: fire.attempts === 0 && sent.has(`${tenant}/${id}@${fire.scheduledAtMs}`),
+        } });
       }
     }
     return fires.length;

@@ -28,6 +28,8 @@ export interface WebhookAttempt {
   readonly signingSecret: string | null;
   /** Aborts the attempt (the leader lost its lease). */
   readonly signal?: AbortSignal;
+  /** The User-Agent to send, when not the client's own (a send thread is told the term at each hand-over). */
+  readonly userAgent?: string;
 }
 
 /**
@@ -124,7 +126,7 @@ export class WebhookClient {
       return fail({ code: 'private_address', sent: false, error: `webhook host ${url.hostname} is private, loopback or link-local` });
     }
     const body = bodyOf(attempt, timing.startedAtMs);
-    const headers = headersOf(attempt, body, timing.startedAtMs, this.#userAgent());
+    const headers = headersOf(attempt, body, timing.startedAtMs, attempt.userAgent ?? this.#userAgent());
     const answer = await this.#request(url, attempt, body, headers, timing);
     if ('failure' in answer) return fail(answer.failure);
     const { status, retryAfter, date } = answer;

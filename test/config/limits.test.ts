@@ -27,7 +27,7 @@ t.test('the bounds have their documented values', async (t) => {
     uncommittedBytesMax: 64 * mib, proposalBatchBytesMax: 8 * mib, snapshotLogBytesThreshold: 64 * mib,
     peerBodyBytesMax: 16 * mib, pendingReadsMax: 10_000, nearSlotsHeld: 6, webhooksInFlightMax: 1000,
     catchupFiresMax: 100, catchupGraceMs: 10_000, catchupScanFiresMax: 10_000, fireEventsPerEntryMax: 5000, fireEventsEntrySpacingMs: 25,
-    claimLeadMs: 100, leaseCheckMs: 50, indexPageFires: 10_000, webhookConnectionsPerOrigin: 1000,
+    claimLeadMs: 100, fireHandOverLeadMs: 40, leaseCheckMs: 50, indexPageFires: 10_000, webhookConnectionsPerOrigin: 1000,
     deadLettersPageMax: 1000, drainTimeoutMs: 5000, clientDrainMs: 500, clientCloseMs: 10_000, shutdownOverdueMs: 15_000, storeCheckPauseMs: 5,
     stateDigestWaitMs: 60_000,
   });
@@ -58,6 +58,7 @@ t.test('each broken relation is caught with a message naming it', async (t) => {
     [{ uncommittedBytesMax: 4 * mib }, 'limits: proposalBatchBytesMax must be at most uncommittedBytesMax'],
     [{ forwardTimeoutMs: 9999 }, 'limits: forwardTimeoutMs must be at least proposalTimeoutMs'],
     [{ fireEventsEntrySpacingMs: 51 }, 'limits: fireEventsEntrySpacingMs must be at most half of claimLeadMs'],
+    [{ fireHandOverLeadMs: 100 }, 'limits: fireHandOverLeadMs must be below claimLeadMs'],
     [{ webhookConnectionsPerOrigin: 64 }, 'limits: webhookConnectionsPerOrigin must be at least webhooksInFlightMax'],
     [{ raftTickMs: 0 }, 'limits: raftTickMs must be a positive integer'],
     [{ webhooksInFlightMax: 1.5 }, 'limits: webhooksInFlightMax must be a positive integer'],

@@ -15,6 +15,16 @@ export function leaseHolds(
   ackedSentTickOf: (id: NodeId) => number,
   leaseTicks: number,
 ): boolean {
-  const confirmedTick = majorityValue(voters, (id) => (id === self ? nowTick : ackedSentTickOf(id)));
-  return nowTick - confirmedTick < leaseTicks;
+  return nowTick < leaseEndTick(voters, self, nowTick, ackedSentTickOf, leaseTicks);
+}
+
+/** The first tick at which the lease no longer holds, as far as the acknowledgements so far reach. */
+export function leaseEndTick(
+  voters: readonly NodeId[],
+  self: NodeId,
+  nowTick: number,
+  ackedSentTickOf: (id: NodeId) => number,
+  leaseTicks: number,
+): number {
+  return majorityValue(voters, (id) => (id === self ? nowTick : ackedSentTickOf(id))) + leaseTicks;
 }

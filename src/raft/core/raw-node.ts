@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { RaftConfig } from './config.js';
 import { resolveConfig } from './config.js';
 import { RaftError } from './errors.js';
-import { leaseHolds } from './lease.js';
+import { leaseEndTick, leaseHolds } from './lease.js';
 import { isMember, isVoter } from './membership.js';
 import type { Message } from './messages.js';
 import type { ProgressState } from './progress.js';
@@ -177,6 +177,17 @@ export class RawNode {
     const r = this.#raft;
     if (r.role !== 'leader' || r.leaseRevoked || !r.config.checkQuorum) return false;
     return leaseHolds(r.voters(), r.id, r.ticks, (id) => r.progress.get(id)?.ackedSentTick ?? Number.NEGATIVE_INFINITY,
+      r.config.leaseTicks);
+  }
+
+  /**
+   * The tick at which the lease `hasLease()` reports ends unless more acknowledgements come (null: no lease now),
+   * so another thread can act under it until then without asking this core again.
+   */
+  leaseEndTick(): number | null {
+    if (!this.hasLease()) return null;
+    const r = this.#raft;
+    return leaseEndTick(r.voters(), r.id, r.ticks, (id) => r.progress.get(id)?.ackedSentTick ?? Number.NEGATIVE_INFINITY,
       r.config.leaseTicks);
   }
 

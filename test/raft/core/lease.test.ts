@@ -1,6 +1,6 @@
 // The leader lease: a majority's acknowledgements, with the leader itself counted at now, at and around the boundary.
 import t from 'tap';
-import { leaseHolds } from '../../../src/raft/core/lease.js';
+import { leaseEndTick, leaseHolds } from '../../../src/raft/core/lease.js';
 
 /** The acknowledged sent ticks of the followers; the leader's own entry must never be read. */
 function acked(ticks: Record<string, number>): (id: string) => number {
@@ -54,4 +54,14 @@ t.test('the leader counts itself at now, not at its own acknowledgement', async 
 t.test('a leader that is not a voter needs a majority of the others', async (t) => {
   t.equal(leaseHolds(['b', 'c', 'd'], 'a', 100, acked({ b: 99, c: 0, d: 0 }), 8), false);
   t.equal(leaseHolds(['b', 'c', 'd'], 'a', 100, acked({ b: 99, c: 95, d: 0 }), 8), true);
+});
+
+t.test('the lease ends at the first tick at which it no longer holds', async (t) => {
+  const voters = ['a', 'b', 'c', 'd', 'e'];
+  const ticks = { b: 97, c: 95, d: 90, e: 60 };
+  const end = leaseEndTick(voters, 'a', 100, acked(ticks), 8);
+  t.equal(end, 95 + 8, 'the third most recent of five (the leader at now, then b and c), plus the lease');
+  t.equal(leaseHolds(voters, 'a', end - 1, acked(ticks), 8), true, 'holds on the tick before');
+  t.equal(leaseHolds(voters, 'a', end, acked(ticks), 8), false, 'not on the end tick');
+  t.equal(leaseEndTick(['a'], 'a', 100, acked({}), 8), 108, 'a single voter: leaseTicks from now');
 });

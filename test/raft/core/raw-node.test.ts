@@ -64,6 +64,23 @@ t.test('a single-voter server has a lease only while it leads', async (t) => {
   t.equal(n.raw.hasLease(), true);
 });
 
+t.test('leaseEndTick() is null without a lease, and stays put until the lease lapses on it', async (t) => {
+  const { net, a } = stableCluster({ checkQuorum: true });
+  t.equal(net.node('b').raw.leaseEndTick(), null, 'a follower has no lease');
+  const end = a.raw.leaseEndTick();
+  t.ok(end !== null, 'the leader has a lease');
+  // Cut off from both followers: no acknowledgement moves the end, and the lease holds on every tick until it.
+  net.isolate('a');
+  let ticks = 0;
+  while (a.raw.hasLease() && ticks < 1000) {
+    t.equal(a.raw.leaseEndTick(), end);
+    a.raw.tick();
+    ticks++;
+  }
+  t.ok(ticks > 0 && ticks < 1000, `lapsed after ${ticks} ticks`);
+  t.equal(a.raw.leaseEndTick(), null, 'gone once lapsed');
+});
+
 // ---------------------------------------------------------------------------
 // reportUnreachable()
 
