@@ -177,11 +177,13 @@ export class RaftRunner {
    */
   leaseDeadlineNs(): bigint | null {
     this.#catchUpTicks();
-    const endTick = this.#raw.leaseEndTick();
-    if (endTick === null) return null;
-    // Tick t starts at #startedAtMs + t × tickMs (#catchUpTicks): the lease holds until the end tick starts.
-    const remainingMs = this.#startedAtMs + endTick * this.#options.tickMs - performance.now();
-    return remainingMs <= 0 ? null : process.hrtime.bigint() + BigInt(Math.floor(remainingMs * 1e6));
+    const ticksLeft = this.#raw.leaseTicksLeft();
+    if (ticksLeft === null) return null;
+    // The core is at this runner's tick now (#catchUpTicks; after a long pause its own count lags, so its ticks
+    // are counted from here), and tick t starts at #startedAtMs + t × tickMs: the lease ends as tick
+    // #ticks + ticksLeft starts, at least a tick's start away.
+    const endMs = this.#startedAtMs + (this.#ticks + ticksLeft) * this.#options.tickMs;
+    return process.hrtime.bigint() + BigInt(Math.max(0, Math.floor((endMs - performance.now()) * 1e6)));
   }
 
   onRoleChange(listener: (change: RoleChange) => void): void {

@@ -36,6 +36,8 @@ export interface FireTaskPorts {
 
 /** How often a retry that found no room under `inFlightMax` looks again. */
 const roomPollMs = 50;
+/** How soon an attempt the sender refused for its lease is checked again. */
+const noLeaseRecheckMs = 10;
 
 export interface StartOptions {
   /** A trigger or redrive rather than the job's schedule. */
@@ -382,8 +384,11 @@ export class FireTasks {
     const outcome = await handle.outcome;
     if (task.send === send) this.#unsend(task);
     if (!isUnsent(outcome)) return outcome;
-    // Past the lease it was handed over under: checked again now, under the lease as it is now (or not at all).
-    if (outcome.unsent === 'no_lease' && !task.abort.signal.aborted) this.#attemptAt(task, atMs);
+    // Past the lease it was handed over under: checked again shortly, under the lease as it is then (or not at all:
+    // the scheduler's lease check stops this run). Not at once: a sender that keeps refusing must not spin here.
+    if (outcome.unsent === 'no_lease' && !task.abort.signal.aborted) {
+      task.timer = this.#ports.clock.setTimer(() => this.#attemptAt(task, atMs), noLeaseRecheckMs);
+    }
     return null;
   }
 

@@ -181,14 +181,16 @@ export class RawNode {
   }
 
   /**
-   * The tick at which the lease `hasLease()` reports ends unless more acknowledgements come (null: no lease now),
-   * so another thread can act under it until then without asking this core again.
+   * Ticks from now until the lease `hasLease()` reports ends unless more acknowledgements come: at least 1, the
+   * current tick being one of them; null without a lease. Another thread can act under it until then.
    */
-  leaseEndTick(): number | null {
+  leaseTicksLeft(): number | null {
     if (!this.hasLease()) return null;
     const r = this.#raft;
-    return leaseEndTick(r.voters(), r.id, r.ticks, (id) => r.progress.get(id)?.ackedSentTick ?? Number.NEGATIVE_INFINITY,
+    const end = leaseEndTick(r.voters(), r.id, r.ticks, (id) => r.progress.get(id)?.ackedSentTick ?? Number.NEGATIVE_INFINITY,
       r.config.leaseTicks);
+    assert.ok(end > r.ticks, `lease: held, yet it ends at tick ${end}, not after now (${r.ticks})`);
+    return end - r.ticks;
   }
 
   hasReady(): boolean {
