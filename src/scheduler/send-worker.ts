@@ -89,7 +89,7 @@ function handle(message: ToSendThread): void {
 }
 
 /**
- * Runs the send path a few hundred times against a server of its own on loopback, once at start: a thread that never
+ * Runs the send path a hundred times against a server of its own on loopback, once at start: a thread that never
  * sent runs undici and the client in the interpreter, and a new leader's first second of fires came up to 200 ms
  * late (measured at 1,000 fires/s). Its own client, so WEBHOOK_DENY_PRIVATE does not apply to this loopback.
  */
@@ -131,4 +131,4 @@ function raisePriority(): FromSendThread {
 }
 
 port.postMessage(raisePriority());
-void warmUp(100, 8).catch(() => undefined);
+void warmUp(30, 4).catch(() => undefined);
