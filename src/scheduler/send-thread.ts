@@ -2,6 +2,7 @@
 // on a worker thread of their own, so a batch applying here does not make a fire late (see timed-send.ts).
 import { strict as assert } from 'node:assert';
 import { Worker } from 'node:worker_threads';
+import { systemClock } from './clock.js';
 import {
   type FromSendThread, messageBatchMs, type SendThreadConfig, slotWaiting, slotWithdrawn, slotTaken, type ToSendThread,
 } from './send-protocol.js';
@@ -59,10 +60,7 @@ export class SendThread implements TimedSender {
     const states = new SharedArrayBuffer(options.slots * Int32Array.BYTES_PER_ELEMENT);
     this.#states = new Int32Array(states);
     for (let slot = options.slots - 1; slot >= 0; slot--) this.#free.push(slot);
-    this.#inline = new InlineTimedSender(
-      { nowMs: () => Date.now(), setTimer: (fn, ms) => { const t = setTimeout(fn, Math.max(0, ms)); return { cancel: () => clearTimeout(t) }; } },
-      options.fallback, options.hasLease,
-    );
+    this.#inline = new InlineTimedSender(systemClock, options.fallback, options.hasLease);
     const config: SendThreadConfig = { states, denyPrivate: options.denyPrivate, connectionsPerOrigin: options.connectionsPerOrigin };
     // From the build, dist/scheduler/send-worker.js. From the sources (the tests), the .ts through tsx's loader,
     // registered in the worker first: Node 20 does not apply `--import tsx` to a worker's own entry file.
