@@ -259,7 +259,11 @@ export class FireTasks {
    * the firing switch): each one not yet sent is withdrawn and checked again, on the job as it is now.
    */
   withdrawSends(jobKey: string | null): void {
-    const sets = jobKey === null ? [...this.#sending.values()] : [this.#sending.get(jobKey) ?? new Set<Task>()];
+    // Called for every job every applied batch changes (thousands a second under creates): no allocation for the
+    // usual job with nothing handed over.
+    const one = jobKey === null ? undefined : this.#sending.get(jobKey);
+    if (jobKey !== null && one === undefined) return;
+    const sets = one === undefined ? [...this.#sending.values()] : [one];
     for (const tasks of sets) {
       for (const task of [...tasks]) {
         const send = task.send;
