@@ -11,23 +11,27 @@ import {
   jobDeadLetterPrefix, jobExecutionPrefix, jobInFlightPrefix, jobKey, nextFireKey, prefixEnd,
 } from './keys.js';
 
-export async function readJob(view: BatchView, tenant: string, id: string): Promise<Job | undefined> {
+/** The job `tenant`/`id` as this batch sees it; `key` is its jobKey, for a caller that has it already. */
+export async function readJob(view: BatchView, tenant: string, id: string, key = jobKey(tenant, id)): Promise<Job | undefined> {
   // A job this batch wrote already is read as written, not decoded again (every fire event reads its job).
   const written = view.changes.jobs.get(`${tenant}/${id}`);
   if (written !== undefined) return written.job ?? undefined;
-  const raw = await view.get(jobKey(tenant, id));
-  return raw === undefined ? undefined : decodeJobAt(raw, jobKey(tenant, id), tenant, id);
+  const raw = await view.get(key);
+  return raw === undefined ? undefined : decodeJobAt(raw, key, tenant, id);
 }
 
-/** Stores a job and moves its next-fire index entry; `before` is the stored version, if any. */
-export function writeJob(view: BatchView, job: Job, before: Job | undefined): void {
+/** Stores a job and moves its next-fire index entry; `before` is the stored version, if any; `key` as readJob's. */
+export function writeJob(view: BatchView, job: Job, before: Job | undefined, key = jobKey(job.tenant, job.id)): void {
   view.changes.jobs.set(`${job.tenant}/${job.id}`, { tenant: job.tenant, id: job.id, job });
   if (before !== undefined && before.nextRunAtMs !== null && before.nextRunAtMs !== job.nextRunAtMs) {
     view.del(nextFireKey(before.nextRunAtMs, before.tenant, before.id));
   }
-  if (job.nextRunAtMs !== null) view.put(nextFireKey(job.nextRunAtMs, job.tenant, job.id), new Uint8Array(0));
-  view.putEncoded(jobKey(job.tenant, job.id), () => encodeJob(job));
+  if (job.nextRunAtMs !== null) view.put(nextFireKey(job.nextRunAtMs, job.tenant, job.id), emptyValue);
+  view.putEncoded(key, () => encodeJob(job, key));
 }
+
+/** The value of an index entry: the key says everything. Shared, as LevelDB copies what it writes. */
+const emptyValue = new Uint8Array(0);
 
 /** Removes a job with everything it left: fires in flight, executions and dead letters. */
 async function removeJob(view: BatchView, job: Job, tally: JobKeyTally): Promise<void> {
@@ -46,7 +50,9 @@ async function createJobs(view: BatchView, command: CreateJobsCommand, tally: Jo
   const results: { id: string; status: CreateStatus; job: Job | null }[] = [];
   const answersJob = command.jobs.length === 1;
   for (const { spec, requestHash } of command.jobs) {
-    const existing = await readJob(view, command.tenant, spec.id);
+    // Made once: every job of a batch reads, writes, seals and counts its record under it.
+    const key = jobKey(command.tenant, spec.id);
+    const existing = await readJob(view, command.tenant, spec.id, key);
     if (existing !== undefined) {
       // Idempotent create by id: the same body again is answered as before, another body is a conflict.
       results.push({ id: spec.id, status: existing.requestHash === requestHash ? 'exists' : 'conflict', job: answersJob ? existing : null });
@@ -54,8 +60,8 @@ async function createJobs(view: BatchView, command: CreateJobsCommand, tally: Jo
       results.push({ id: spec.id, status: 'over_capacity', job: null });
     } else {
       const job = newJob(spec, requestHash, command.proposedAtMs, command.tenant);
-      writeJob(view, job, undefined);
-      tally.add(jobKey(command.tenant, spec.id));
+      writeJob(view, job, undefined, key);
+      tally.add(key);
       results.push({ id: spec.id, status: 'created', job: answersJob ? job : null });
     }
   }

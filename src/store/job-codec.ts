@@ -17,10 +17,11 @@ const recordFormat = 1;
 const recordLength = 36;
 const hexHash = /^[0-9a-f]{64}$/;
 
-export function encodeJob(job: Job): Uint8Array {
+/** The record of `job`, sealed for `key`, its jobKey (given by a caller that has made it already). */
+export function encodeJob(job: Job, key = jobKey(job.tenant, job.id)): Uint8Array {
   const r = job.retry;
   const c = job.fireCounts;
-  return seal(jobKey(job.tenant, job.id), packr.pack([
+  return seal(key, packr.pack([
     recordFormat, job.id, job.type, job.startAtMs, job.cronExpression, job.intervalMs, job.timezone, job.lastDateAtMs,
     job.webhookUrl, job.method, job.headers, job.payload, job.delivery,
     [r.maxAttempts, r.backoffMs, r.maxBackoffMs, r.maxDurationMs, r.nonRetryableStatuses],
