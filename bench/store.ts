@@ -2,8 +2,10 @@
 // payloads): a state digest (what each member computes for POST /cluster/check-state) and the check after start
 // (every job record decoded, the next-fire index reconciled), each flat out and at the node's pace (a 5 ms pause
 // after each batch of records). No cluster and no anchor: the figures are one node's cost.
+// First, the write floor (lib/write-floor.ts): one replica's disk path per batch-created job, and the most jobs/s
+// that three replicas could reach on this machine's cores if they did nothing else.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { storeCheckPauseMs } from '../src/config/limits.js';
 import { encodeCommand } from '../src/jobs/codec.js';
@@ -13,6 +15,7 @@ import type { BenchContext } from './lib/context.js';
 import { ms, num } from './lib/report.js';
 import type { BenchOutput, Row } from './lib/report.js';
 import { log, r1 } from './lib/stats.js';
+import { measureWriteFloor } from './lib/write-floor.js';
 
 interface Scan {
   readonly wall_ms: number | null;
@@ -23,6 +26,11 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
   const jobs = ctx.opts.jobs ?? (ctx.quick ? 20_000 : 1_000_000);
   const dir = mkdtempSync(join(tmpdir(), 'sdb-bench-store-'));
   const figures: Record<string, unknown> = { jobs, pause_ms: storeCheckPauseMs };
+  const floor = await measureWriteFloor(Math.min(jobs, ctx.quick ? 20_000 : 200_000));
+  const cores = cpus().length;
+  const ceiling = (us: number | null): number | null => (us === null || us <= 0 ? null : Math.round((cores * 1e6) / (3 * us)));
+  figures['write_floor'] = { ...floor, cores, replica_ceiling_jobs_per_s: ceiling(floor.replica_cpu_us), leveldb_ceiling_jobs_per_s: ceiling(floor.leveldb_cpu_us) };
+  log(`write floor over ${num(floor.jobs)} jobs: one replica's log fsync + apply ${floor.replica_cpu_us} µs CPU a job, LevelDB writes alone ${floor.leveldb_cpu_us} µs`);
   try {
     let index = await load(dir, jobs);
     log(`loaded ${num(jobs)} jobs into a bare store`);
@@ -53,6 +61,10 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
   }
   const scan = (key: string): Scan | undefined => figures[key] as Scan | undefined;
   const rows: Row[] = [
+    { metric: `one replica's disk path per batch-created job (${num(floor.jobs)} jobs, all threads): log fsync + apply / LevelDB writes alone`,
+      ours: `${floor.replica_cpu_us ?? 'n/a'} µs / ${floor.leveldb_cpu_us ?? 'n/a'} µs CPU` },
+    { metric: `  most jobs/s 3 replicas could reach on ${cores} cores from that alone (batch target 100,000)`,
+      ours: `${num(ceiling(floor.replica_cpu_us))} / ${num(ceiling(floor.leveldb_cpu_us))}` },
     { metric: `state digest of ${num(jobs)} jobs (${num(figures['digest_records'] as number)} records), flat out / paced`,
       ours: `${ms(scan('digest_flat_out')?.wall_ms)} / ${ms(scan('digest_paced')?.wall_ms)}` },
     { metric: '  CPU, flat out / paced', ours: `${ms(scan('digest_flat_out')?.cpu_ms)} / ${ms(scan('digest_paced')?.cpu_ms)}` },
