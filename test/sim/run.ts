@@ -1,5 +1,7 @@
 // `npm run sim -- --seeds N [--first S] [--nodes 5]` or `--seed S`: runs seeded simulations and reports violations.
+// `npm run sim -- --failover [--seeds N]`: how long 3 nodes go without a leader after its crash, with the node's timing.
 import { parseArgs } from 'node:util';
+import { failoverTiming } from './failover-timing.js';
 import { runSeed } from './scenario.js';
 
 const { values } = parseArgs({
@@ -9,6 +11,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     nodes: { type: 'string', default: '3' },
     'chaos-ms': { type: 'string' },
+    failover: { type: 'boolean', default: false },
   },
 });
 
@@ -26,6 +29,13 @@ const single = values.seed !== undefined;
 const first = single ? integer('seed', values.seed, 0) : integer('first', values.first, 0);
 const count = single ? 1 : integer('seeds', values.seeds, 1);
 const chaosMs = values['chaos-ms'] === undefined ? undefined : integer('chaos-ms', values['chaos-ms'], 0);
+
+if (values.failover) {
+  const t = failoverTiming(first, count);
+  process.stdout.write(`failover: ${count} leader crashes, new leader after p50 ${t.p50} ms, p90 ${t.p90} ms, p99 ${t.p99} ms, `
+    + `max ${t.max} ms; ${t.overTwoSeconds} over 2 s; ${t.moreThanOneRound} took more than one election round\n`);
+  process.exit(0);
+}
 
 let violations = 0;
 let commits = 0;

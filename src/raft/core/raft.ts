@@ -42,6 +42,8 @@ export class Raft {
   electionElapsed = 0;
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
+  /** This candidacy was refused by a voter and its retry brought forward (retrySoonAfterRefusal). */
+  retryBroughtForward = false;
   /** Ticks since this core was created; the clock the lease is measured on. */
   ticks = 0;
   /** A restarted server does not vote until an election timeout passes, as if a leader's lease were still on it. */
@@ -146,6 +148,7 @@ export class Raft {
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.config.electionTimeoutTicks + this.config.random.int(this.config.electionJitterTicks);
+    this.retryBroughtForward = false;
     this.votes = new Map();
     this.leadTransferee = null;
     this.leaseRevoked = false;
@@ -229,6 +232,22 @@ export class Raft {
         lastLogIndex: this.log.lastIndex(), lastLogTerm: this.log.lastTerm(), transfer: kind === 'transfer',
       });
     }
+  }
+
+  /**
+   * A voter refused this candidate's (real) vote: most often because it is a candidate of the same term too, with
+   * the vote split between them. Such a round can only end by timeout, and with one of three servers down it cannot
+   * be won at all, so waiting a whole election timeout again (1 to 1.5 s by default) only adds to the outage. The
+   * retry comes after a heartbeat interval plus the usual random spread instead, so the two candidates still retry
+   * at different times. Nobody is in a lease to respect any more (every voter that answered has no leader), and
+   * the retry starts with a pre-vote, which a server that heard from a leader meanwhile ignores. Timing only:
+   * safety never rests on when a server campaigns.
+   */
+  retrySoonAfterRefusal(): void {
+    if (this.role !== 'candidate' || this.retryBroughtForward) return;
+    this.retryBroughtForward = true;
+    const retryAt = this.electionElapsed + this.config.heartbeatIntervalTicks + this.config.random.int(this.config.electionJitterTicks);
+    this.randomizedElectionTimeout = Math.min(this.randomizedElectionTimeout, retryAt);
   }
 
   /** Acts on the votes so far; true when the round ended (won or lost). */

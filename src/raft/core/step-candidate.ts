@@ -16,7 +16,7 @@ export function stepCandidate(r: Raft, m: Message): void {
       const expectsPreVote = r.role === 'pre_candidate';
       if (m.preVote !== expectsPreVote) return;
       r.votes.set(m.from, m.granted);
-      r.tallyVotes();
+      if (!r.tallyVotes() && !m.granted) r.retrySoonAfterRefusal();
       return;
     }
     case 'read_index_result':
