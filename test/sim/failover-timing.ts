@@ -9,10 +9,19 @@ export interface FailoverModel {
   /** Probability that a message waits for a busy event loop, and for how long at most beyond 5 ms. */
   readonly stallProbability: number;
   readonly stallMs: number;
+  /**
+   * One survivor, slow to answer, gets the leader's messages in bursts (one request in flight to each peer), so
+   * what the leader had queued for it when it died is lost: the messages of the last 0 to this many ms before the
+   * crash (a node restarted a few seconds before, still catching up, in the failover bench). 0: none.
+   */
+  readonly slowFollowerLagMs: number;
 }
 
 /** Loopback with one message in ten held up by a busy receiver, as under the failover bench's load. */
-export const loadedLoopback: FailoverModel = { stallProbability: 0.1, stallMs: 25 };
+export const loadedLoopback: FailoverModel = { stallProbability: 0.1, stallMs: 25, slowFollowerLagMs: 0 };
+
+/** The same with one survivor that stopped hearing from the leader up to 300 ms before the other. */
+export const slowFollower: FailoverModel = { ...loadedLoopback, slowFollowerLagMs: 300 };
 
 const electionTimeoutTicks = 1000 / raftTickMs;
 const heartbeatIntervalTicks = 100 / raftTickMs;
@@ -35,9 +44,20 @@ export function failoverAfterCrash(seed: number, model: FailoverModel = loadedLo
   };
   const ids = ['n1', 'n2', 'n3'];
   const nodes = new Map<string, { raw: RawNode | null; storage: MemoryStorage; writing: boolean }>();
+  const crashAtMs = 3000 + random.next() * 2000;
+  // The slow survivor hears nothing the leader sends it from this time on.
+  const slowDeafFromMs = crashAtMs - random.next() * model.slowFollowerLagMs;
+  let slow: string | null = null;
   const send = (messages: readonly Message[]): void => {
     for (const m of messages) {
       const delay = random.next() < model.stallProbability ? 5 + random.next() * model.stallMs : 0.3 + random.next() * 2.7;
+      if (model.slowFollowerLagMs > 0 && now >= slowDeafFromMs && crashedAtMs === null) {
+        if (slow === null) {
+          const followers = ids.filter((id) => id !== leader());
+          slow = followers[random.int(followers.length)] ?? null;
+        }
+        if (m.to === slow && m.from === leader()) continue;
+      }
       at(now + delay, () => {
         const node = nodes.get(m.to);
         if (node?.raw == null) return;
@@ -84,7 +104,6 @@ export function failoverAfterCrash(seed: number, model: FailoverModel = loadedLo
     for (const [id, node] of nodes) if (node.raw?.status().role === 'leader') return id;
     return null;
   };
-  const crashAtMs = 3000 + random.next() * 2000;
   let crashedAtMs: number | null = null;
   let crashedTerm = 0;
   while (events.length > 0) {

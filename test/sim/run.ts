@@ -1,7 +1,7 @@
 // `npm run sim -- --seeds N [--first S] [--nodes 5]` or `--seed S`: runs seeded simulations and reports violations.
 // `npm run sim -- --failover [--seeds N]`: how long 3 nodes go without a leader after its crash, with the node's timing.
 import { parseArgs } from 'node:util';
-import { failoverTiming } from './failover-timing.js';
+import { failoverTiming, loadedLoopback, slowFollower } from './failover-timing.js';
 import { runSeed } from './scenario.js';
 
 const { values } = parseArgs({
@@ -31,9 +31,11 @@ const count = single ? 1 : integer('seeds', values.seeds, 1);
 const chaosMs = values['chaos-ms'] === undefined ? undefined : integer('chaos-ms', values['chaos-ms'], 0);
 
 if (values.failover) {
-  const t = failoverTiming(first, count);
-  process.stdout.write(`failover: ${count} leader crashes, new leader after p50 ${t.p50} ms, p90 ${t.p90} ms, p99 ${t.p99} ms, `
-    + `max ${t.max} ms; ${t.overTwoSeconds} over 2 s; ${t.moreThanOneRound} took more than one election round\n`);
+  for (const [name, model] of [['loaded loopback', loadedLoopback], ['a slow survivor', slowFollower]] as const) {
+    const t = failoverTiming(first, count, model);
+    process.stdout.write(`failover, ${name}: ${count} leader crashes, new leader after p50 ${t.p50} ms, p90 ${t.p90} ms, `
+      + `p99 ${t.p99} ms, max ${t.max} ms; ${t.overTwoSeconds} over 2 s; ${t.moreThanOneRound} took more than one election round\n`);
+  }
   process.exit(0);
 }
 

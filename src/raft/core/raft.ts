@@ -42,8 +42,13 @@ export class Raft {
   electionElapsed = 0;
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
-  /** This candidacy was refused by a voter and its retry brought forward (retrySoonAfterRefusal). */
+  /** A voter refused this candidacy and its retry was brought forward (retrySoonAfterRefusal), once a candidacy. */
   retryBroughtForward = false;
+  /**
+   * The last pre-vote request this server ignored because it was in a leader's lease: answered on the tick the
+   * lease runs out, or dropped when the leader is heard from first (answerDeferredPreVote).
+   */
+  deferredPreVote: Extract<Message, { type: 'request_vote' }> | null = null;
   /** Ticks since this core was created; the clock the lease is measured on. */
   ticks = 0;
   /** A restarted server does not vote until an election timeout passes, as if a leader's lease were still on it. */
@@ -147,8 +152,9 @@ export class Raft {
     this.lead = null;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
-    this.randomizedElectionTimeout = this.config.electionTimeoutTicks + this.config.random.int(this.config.electionJitterTicks);
+    this.randomizedElectionTimeout = this.drawElectionTimeout();
     this.retryBroughtForward = false;
+    this.deferredPreVote = null;
     this.votes = new Map();
     this.leadTransferee = null;
     this.leaseRevoked = false;
@@ -176,6 +182,11 @@ export class Raft {
     return pr;
   }
 
+  /** An election timeout in [electionTimeoutTicks, electionTimeoutTicks + electionJitterTicks), in ticks. */
+  drawElectionTimeout(): number {
+    return this.config.electionTimeoutTicks + this.config.random.int(this.config.electionJitterTicks);
+  }
+
   becomeFollower(term: number, lead: NodeId | null): void {
     const was = this.role;
     this.reset(term);
@@ -190,6 +201,11 @@ export class Raft {
     this.role = 'pre_candidate';
     this.votes = new Map();
     this.lead = null;
+    if (this.retryBroughtForward) {
+      // The early retry is this round; should it go unanswered, the next one waits a whole timeout again.
+      this.retryBroughtForward = false;
+      this.randomizedElectionTimeout = this.drawElectionTimeout();
+    }
   }
 
   becomeCandidate(): void {
@@ -282,6 +298,7 @@ export class Raft {
   tickElection(paused = false): void {
     if (paused && this.electionElapsed + 1 >= this.randomizedElectionTimeout) return;
     this.electionElapsed++;
+    this.answerDeferredPreVote();
     if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.campaign(this.config.preVote ? 'pre_vote' : 'election');
@@ -307,6 +324,28 @@ export class Raft {
       this.heartbeatElapsed = 0;
       this.seq++;
       broadcastHeartbeat(this);
+    }
+  }
+
+  /**
+   * A server that timed out first asks for pre-votes while the other voters' leases may run a tick or more longer:
+   * they heard from the dead leader later (a follower slow to answer gets the leader's messages in bursts, so it
+   * stops hearing from it earlier), or their ticks fall later. Ignored, the asker waited a whole randomized timeout
+   * again, or until a voter's own timer started an election, up to half an election timeout after the lease had
+   * ended. So the voter answers the request once its lease runs out, as if it had arrived then: the lease still
+   * protects a live leader, whose next heartbeat drops the request (`heardFromLeader`).
+   */
+  answerDeferredPreVote(): void {
+    const m = this.deferredPreVote;
+    if (m === null || this.isInLease()) return;
+    this.deferredPreVote = null;
+    const grants = m.term > this.term && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+    this.step(m);
+    if (grants && this.role === 'follower') {
+      // This server's own timer is often due about now too: campaigning as well would split the vote. It gives the
+      // asker an election timeout to win, and no longer counts the silent leader as its own.
+      this.electionElapsed = 0;
+      this.lead = null;
     }
   }
 
@@ -348,7 +387,8 @@ export class Raft {
     if (m.to !== this.id) return;
     if (m.term > this.term) {
       if (m.type === 'request_vote' && !m.transfer && this.isInLease()) {
-        // §4.2.3: a server that heard from a leader within an election timeout ignores the disruption.
+        // §4.2.3: a server that heard from a leader within an election timeout ignores the disruption, for now.
+        if (m.preVote && this.role !== 'leader') this.deferredPreVote = m;
         return;
       }
       const keepsTerm = (m.type === 'request_vote' && m.preVote) || (m.type === 'request_vote_result' && m.preVote && m.granted);

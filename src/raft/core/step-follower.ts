@@ -39,6 +39,8 @@ export function stepFollower(r: Raft, m: Message): void {
 function heardFromLeader(r: Raft, leader: string): void {
   r.electionElapsed = 0;
   r.lead = leader;
+  // The leader lives: a pre-vote held for the end of its lease is moot.
+  r.deferredPreVote = null;
 }
 
 /** Figure 2, AppendEntries receiver implementation. */

@@ -54,6 +54,41 @@ t.test('a partitioned server that rejoins does not disrupt the leader', async (t
   for (const n of net.nodes.values()) t.equal(term(n), before, `${n.id} is still in term ${before}`);
 });
 
+t.test('a pre-vote that arrives during the lease is answered when the lease runs out, unless the leader is heard from first', async (t) => {
+  // The asker timed out first; the voter heard from the leader a little later. Ignored, the asker waited another
+  // whole timeout, or for the voter's own timer.
+  const { net } = stableCluster({ preVote: true, checkQuorum: true });
+  const b = net.node('b');
+  const ask = requestVote('c', 'b', term(b) + 1, [b.storage.lastIndex(), b.storage.term(b.storage.lastIndex()) ?? 0], { preVote: true });
+  drain(b);
+  b.raw.tick();
+  b.raw.step(ask);
+  t.same(ofType(drain(b).messages, 'request_vote_result'), [], 'in the lease: no answer yet');
+  let ticks = 1;
+  let answers: ReturnType<typeof ofType<'request_vote_result'>> = [];
+  while (answers.length === 0 && ticks < 3 * ET) {
+    b.raw.tick();
+    ticks++;
+    answers = ofType(drain(b).messages, 'request_vote_result');
+  }
+  t.equal(ticks, ET, 'answered on the tick the lease ran out');
+  t.match(answers, [{ to: 'c', preVote: true, granted: true, term: ask.term }]);
+
+  // The leader lives: its next heartbeat drops the request.
+  const { net: live } = stableCluster({ preVote: true, checkQuorum: true });
+  const b2 = live.node('b');
+  drain(b2);
+  b2.raw.tick();
+  b2.raw.step({ ...ask, term: term(b2) + 1 });
+  live.tick(1);
+  t.equal(role(b2), 'follower');
+  for (let i = 0; i < 2 * ET; i++) {
+    b2.raw.tick();
+    t.same(ofType(drain(b2).messages, 'request_vote_result'), [], `tick ${i}: never answered`);
+    if (role(b2) !== 'follower') break;
+  }
+});
+
 t.test('a pre-vote is granted only to a server whose log is up to date, and changes nothing', async (t) => {
   // Reference: thesis section 9.6
   const cases: { last: [number, number]; granted: boolean }[] = [
@@ -113,6 +148,14 @@ t.test('a candidate refused by a voter retries after a heartbeat interval plus t
       ticks++;
     }
     t.match(n.raw.status(), { role: 'pre_candidate', term: 2 }, 'the retry starts with a pre-vote');
+    // Unanswered, the early retry is not repeated early: the next pre-vote round waits a whole timeout.
+    drain(n);
+    let again = 0;
+    while (ofType(drain(n).messages, 'request_vote').length === 0 && again < 3 * ET) {
+      n.raw.tick();
+      again++;
+    }
+    t.ok(again >= ET && again < ET + jitter, `seed ${seed}: the next round after ${again} ticks`);
     return ticks;
   };
   const seen = new Set<number>();
