@@ -85,7 +85,8 @@ export class RaftRunner {
   readonly #transport: RunnerTransport;
   readonly #raw: RawNode;
   readonly #proposals: ProposalTracker;
-  readonly #startedAtMs = performance.now();
+  /** When real time started for this runner (start()): tick t begins at #startedAtMs + t × tickMs. */
+  #startedAtMs = 0;
   #ticks = 0;
   #ticking = false;
   #timer: NodeJS.Timeout | null = null;
@@ -139,6 +140,9 @@ export class RaftRunner {
   /** Starts real time. A sole voter campaigns at once rather than waiting out an election timeout. */
   start(): void {
     assert.equal(this.#timer, null, 'runner started twice');
+    // From now, not from construction: a new cluster's node waits for its peers before it starts (BOOTSTRAP_EXPECT),
+    // and counting that wait made every first start log a pause of about a second.
+    this.#startedAtMs = performance.now();
     this.#ticking = true;
     this.#timer = setInterval(() => {
       this.#catchUpTicks();
