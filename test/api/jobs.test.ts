@@ -206,6 +206,12 @@ t.test('debug/cluster, health and ready describe the node', async (t) => {
   const memory = debug['memory'] as Record<string, number>;
   t.ok(memory['rss_bytes']! > memory['heap_used_bytes']! && memory['heap_used_bytes']! > 0, 'memory: RSS above the heap in use');
   t.ok(Number.isSafeInteger(memory['array_buffers_bytes']), 'memory: array buffers counted');
+  const anon = memory['rss_anon_bytes']!;
+  const file = memory['rss_file_bytes']!;
+  t.ok(anon > 0 && file > 0 && Math.abs(anon + file - memory['rss_bytes']!) < 16 * 1024 * 1024,
+    'memory: anonymous and file-backed RSS add up to RSS');
+  const spaces = (debug['memory'] as Record<string, unknown>)['heap_spaces_bytes'] as Record<string, number>;
+  t.ok(spaces['old_space']! > 0 && spaces['new_space']! > 0, 'memory: V8 heap by space');
   t.match((await call('GET', '/health', undefined, {})).body, { status: 'ok', role: 'leader', node_id: 'solo', leader: 'solo' });
   t.equal((await call('GET', '/ready', undefined, {})).status, 200);
   t.equal((await call('GET', '/nowhere')).body?.['code'], 'not_found');

@@ -1,4 +1,6 @@
 // Operator routes: the cluster's live state, membership changes and leadership transfer.
+import { readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { CommandResult } from '../../jobs/commands.js';
@@ -111,11 +113,31 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
   });
 }
 
-/** Where this process's memory is, as V8 and the OS count it: RSS beyond the heap is buffers and mapped files. */
-function memoryOfProcess(): Record<string, number> {
+/**
+ * Where this process's memory is, as V8 and the OS count it: RSS beyond the heap is buffers, malloc's heaps and
+ * mapped files (LevelDB maps the tables it reads: clean pages the kernel can drop, but RSS all the same).
+ */
+function memoryOfProcess(): Record<string, number | null | Record<string, number>> {
   const m = process.memoryUsage();
+  const rss = rssParts();
   return {
-    rss_bytes: m.rss, heap_used_bytes: m.heapUsed, heap_total_bytes: m.heapTotal, external_bytes: m.external,
-    array_buffers_bytes: m.arrayBuffers,
+    rss_bytes: m.rss, rss_anon_bytes: rss.anon, rss_file_bytes: rss.file, heap_used_bytes: m.heapUsed,
+    heap_total_bytes: m.heapTotal, external_bytes: m.external, array_buffers_bytes: m.arrayBuffers,
+    heap_spaces_bytes: Object.fromEntries(getHeapSpaceStatistics().filter((s) => s.space_size > 0).map((s) => [s.space_name, s.space_size])),
   };
+}
+
+/** Anonymous and file-backed RSS from /proc (Linux); null where there is no /proc. */
+function rssParts(): { anon: number | null; file: number | null } {
+  let status: string;
+  try {
+    status = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return { anon: null, file: null };
+  }
+  const kib = (name: string): number | null => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
+    return match === null ? null : Number(match[1]) * 1024;
+  };
+  return { anon: kib('RssAnon'), file: kib('RssFile') };
 }
