@@ -53,8 +53,12 @@ const verifyBatchRecords = 1024;
 const digestBatchRecords = 1024;
 /** State digests a node keeps for members to ask about: the newest check and a few before it. */
 const digestsKept = 8;
-/** Table files LevelDB keeps open, 10 of them for its own use: about 2 MiB of mapped table each beyond that. */
-const stateOpenFilesMax = 40;
+/**
+ * LevelDB's floor for max_open_files, which it raises any smaller setting to: 64 tables in its cache (16 shards of
+ * 4), 10 files of its own. Every table it holds open is mapped, and what a read touched stays in RSS until the table
+ * leaves the cache: after a snapshot or a state check, up to 64 tables of the state (docs/ARCHITECTURE.md, Memory).
+ */
+const openFilesFloor = 74;
 
 /** The state store's LevelDB directory in a node's data dir. */
 export function stateDir(dataDir: string): string {
@@ -458,10 +462,8 @@ function stateWriteBufferBytes(random: () => number): number {
  */
 async function openDb(dir: string, writeBufferSize: number): Promise<Db> {
   const isNew = !existsSync(dir) || readdirSync(dir).length === 0;
-  // LevelDB maps every table file it holds open, and the mapped pages it read count in the process's RSS: at
-  // 1,000,000 jobs, its default of 1,000 open files left 110 to 150 MB of the state mapped after a snapshot.
   const db: Db = new ClassicLevel<string, Uint8Array>(dir, {
-    keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: isNew, maxOpenFiles: stateOpenFilesMax,
+    keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: isNew, maxOpenFiles: openFilesFloor,
     writeBufferSize,
   });
   try {

@@ -251,6 +251,25 @@ t.test('a compaction clears the keys it retires behind its write; a clear a cras
   t.same(await keysOf(), [5, 6], 'and open cleared them');
 });
 
+t.test('a compaction of more entries than one delete batch retires all of them and nothing after', async (t) => {
+  const dir = newDir();
+  const s = await LevelStorage.open(dir);
+  const count = 9000;
+  await s.write(write({ entries: run(1, ...new Array<number>(count).fill(1)), hardState: { term: 1, vote: null, commit: count } }));
+  await writeFile(s.snapshotPathFor(8500, 1), Uint8Array.from([7]));
+  await s.write(write({ compaction: meta(8500, 1) }));
+  await s.retiredCleared();
+  t.equal(s.entries(8501, 8503, Infinity).length, 2);
+  await s.close();
+  const found: number[] = [];
+  await tamper(dir, async (db) => {
+    for await (const key of db.keys()) if (key[0] === 0x65) found.push(key.readUInt32BE(5));
+  });
+  t.equal(found.length, count - 8500, 'only the entries after the snapshot are left');
+  t.equal(found[0], 8501);
+  t.equal(found.at(-1), count);
+});
+
 t.test('open refuses damaged data and names what is wrong', async (t) => {
   const inDb = (what: string) => (dir: string): string => `${join(dir, 'raft')}: ${what}`;
   t.test('an entry that is not msgpack', async (t) => {
