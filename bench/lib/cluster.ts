@@ -91,10 +91,11 @@ export class BenchCluster {
   /** Starts (or restarts, on its data dir) the node's own `node dist/main.js` process. */
   spawn(node: NodeHandle): void {
     // BENCH_NODE_ARGS: extra node flags for every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a load.
+    // A flag there comes after --max-semi-space-size=8, so it can override it.
     const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-    const child = spawn(process.execPath, [...nodeArgs, distMain], {
-      // The nodes run as `npm start` runs them (MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072) unless the bench's
-      // own environment says otherwise.
+    const child = spawn(process.execPath, ['--max-semi-space-size=8', ...nodeArgs, distMain], {
+      // The nodes run as `npm start` runs them (--max-semi-space-size=8, MALLOC_ARENA_MAX=2,
+      // MALLOC_MMAP_THRESHOLD_=131072) unless the bench's own environment says otherwise.
       cwd: rootDir, env: {
         PATH: process.env['PATH'] ?? '', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072',
         ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_'))), ...node.env,
