@@ -42,7 +42,7 @@ export async function checkTables(dir: string): Promise<TableCheckSummary> {
   // CURRENT is rewritten whole and renamed into place; anything but one MANIFEST name and a newline LevelDB refuses.
   if (!/^MANIFEST-\d+\n$/.test(current)) return { tables: 0, bytes: 0 };
   const manifestPath = join(dir, current.slice(0, -1));
-  const live = [...liveTables(await readFile(manifestPath), manifestPath)];
+  const live = [...liveTables(await readManifest(dir, manifestPath), manifestPath)];
   let bytes = 0;
   // The next table is read while this one is checked, into the other of two buffers kept for the whole check.
   const buffers = [Buffer.alloc(0), Buffer.alloc(0)];
@@ -60,6 +60,20 @@ export async function checkTables(dir: string): Promise<TableCheckSummary> {
     bytes += table.length;
   }
   return { tables: live.length, bytes };
+}
+
+/**
+ * The MANIFEST that CURRENT names. A CURRENT with a damaged digit names one that is not there (LevelDB deletes the
+ * MANIFESTs it is done with): that is a refusal naming CURRENT, as LevelDB itself would refuse, not a stack trace.
+ */
+async function readManifest(dir: string, manifestPath: string): Promise<Buffer> {
+  try {
+    return await readFile(manifestPath);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new LevelDbTableError(join(dir, 'CURRENT'), `names ${manifestPath}, which does not exist`);
+    throw err;
+  }
 }
 
 /** The live table `number`, which must be `size` bytes long, read into `buffers[slot]` (grown to fit). */

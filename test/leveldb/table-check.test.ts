@@ -153,6 +153,13 @@ t.test('a live table cut short or gone, or a MANIFEST record damaged, stops the 
   writeFileSync(manifest, flipped);
   await t.rejects(checkTables(dir), { name: 'LevelDbTableError', message: /MANIFEST-\d+: record at \d+ fails its checksum$/ });
 
+  // A damaged digit in CURRENT names a MANIFEST that is not there: refused by the name of CURRENT, in one line.
+  const other = current.replace(/\d$/, (d) => String((Number(d) + 3) % 10));
+  writeFileSync(join(dir, 'CURRENT'), `${other}\n`);
+  await t.rejects(checkTables(dir), { name: 'LevelDbTableError', code: 'table_corrupt',
+    message: `${join(dir, 'CURRENT')}: names ${join(dir, other)}, which does not exist` });
+  writeFileSync(join(dir, 'CURRENT'), `${current}\n`);
+
   // The last record cut short is a writer that died mid-write: LevelDB reads up to it, and so does the check.
   writeFileSync(manifest, manifestBytes.subarray(0, manifestBytes.length - 3));
   t.ok((await checkTables(dir)).tables >= 0, 'passes');
