@@ -57,7 +57,13 @@ async function main(): Promise<void> {
     setTimeout(() => process.exit(1), 100).unref();
   };
   logger.info({ config: redactedConfig(config) }, 'starting');
-  const node = await startNode(config, logger, fatal);
+  const node = await startNode(config, logger, fatal).catch((err: unknown) => {
+    const refusal = machineRefusal(err, config);
+    if (refusal === null) throw err;
+    logger.fatal({ err }, 'cannot start');
+    process.stderr.write(`scheduled-db: cannot start: ${refusal}\n`);
+    process.exit(1);
+  });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -70,6 +76,25 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * A system call the machine refused at start (a port in use, a DATA_DIR that is a file or cannot be written), as one
+ * line naming the setting behind it: the operator's fix is there, and a stack trace would only bury it. Null for any
+ * other error.
+ */
+function machineRefusal(err: unknown, config: Config): string | null {
+  const e = err as NodeJS.ErrnoException & { port?: unknown };
+  if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return null;
+  const message = err.message.replace(/\s*\n\s*/g, ' ');
+  if (e.syscall === 'listen') {
+    if (e.port === config.httpPort) return `HTTP_HOST:HTTP_PORT ${config.httpHost}:${config.httpPort}: ${message}`;
+    if (e.port === config.raftPort) return `RAFT_HOST:RAFT_PORT ${config.raftHost}:${config.raftPort}: ${message}`;
+  }
+  if (typeof e.path === 'string' && (e.path === config.dataDir || e.path.startsWith(`${config.dataDir}/`))) {
+    return `DATA_DIR ${config.dataDir}: ${message}`;
+  }
+  return message;
 }
 
 /**

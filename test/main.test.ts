@@ -1,5 +1,9 @@
-// The scheduled-db command: --help, a bad value and a setting this version cannot honour each end with a clear exit.
+// The scheduled-db command: --help, a bad value, a setting this version cannot honour and a port or DATA_DIR the
+// machine refuses each end with a clear exit.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../src/config/load.js';
@@ -41,4 +45,39 @@ t.test('API_TOKENS without CLUSTER_SECRET or peer mTLS is warned about at start:
   t.equal(unauthenticatedPeerPortWarning(config({ API_TOKENS: 'op', CLUSTER_SECRET: 's3cret' }), false), null);
   t.equal(unauthenticatedPeerPortWarning(config({ API_TOKENS: 'op' }), true), null, 'peer mTLS authenticates peers');
   t.equal(unauthenticatedPeerPortWarning(config({}), false), null, 'no tokens: an open node by choice, nothing to warn of');
+});
+
+/** A port held open by this process for the test, so a node started on it finds it in use. */
+async function heldPort(): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+t.test('a port in use or a DATA_DIR that is a file stops the start with one line naming the setting, exit code 1', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sdb-main-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const http = await heldPort();
+  const raft = await heldPort();
+  t.teardown(() => {
+    http.server.close();
+    raft.server.close();
+  });
+  const hosts = { LOG_LEVEL: 'silent', HTTP_HOST: '127.0.0.1', RAFT_HOST: '127.0.0.1', ADVERTISE_HOST: '127.0.0.1' };
+
+  const raftInUse = run([], { ...hosts, DATA_DIR: join(dir, 'a'), HTTP_PORT: String(http.port), RAFT_PORT: String(raft.port) });
+  t.equal(raftInUse.code, 1);
+  t.equal(raftInUse.stderr, `scheduled-db: cannot start: RAFT_HOST:RAFT_PORT 127.0.0.1:${raft.port}: listen EADDRINUSE: address already in use 127.0.0.1:${raft.port}\n`);
+
+  // The Raft port free (it is closed first), the HTTP port still held.
+  await new Promise<void>((resolve) => raft.server.close(() => resolve()));
+  const httpInUse = run([], { ...hosts, DATA_DIR: join(dir, 'b'), HTTP_PORT: String(http.port), RAFT_PORT: String(raft.port) });
+  t.equal(httpInUse.code, 1);
+  t.equal(httpInUse.stderr, `scheduled-db: cannot start: HTTP_HOST:HTTP_PORT 127.0.0.1:${http.port}: listen EADDRINUSE: address already in use 127.0.0.1:${http.port}\n`);
+
+  const file = join(dir, 'a-file');
+  writeFileSync(file, 'not a directory');
+  const notDir = run([], { ...hosts, DATA_DIR: file, HTTP_PORT: String(http.port), RAFT_PORT: String(raft.port) });
+  t.equal(notDir.code, 1);
+  t.match(notDir.stderr, new RegExp(`^scheduled-db: cannot start: DATA_DIR ${file}: EEXIST: file already exists, mkdir '${file}'\n$`));
 });
