@@ -3,7 +3,7 @@
 import pino from 'pino';
 import { ConfigError, HelpRequested, loadConfigFromProcess, processArgv, redactedConfig } from './config/load.js';
 import type { Config } from './config/load.js';
-import { startNode, UnsupportedSettingError } from './node.js';
+import { startNode, TlsFileError, UnsupportedSettingError } from './node.js';
 
 function readConfig(): Config {
   try {
@@ -105,7 +105,7 @@ function machineRefusal(err: unknown, config: Config): string | null {
 const dataRefusals: ReadonlySet<unknown> = new Set(['storage_corrupt', 'corrupt_snapshot', 'store_corrupt', 'table_corrupt']);
 
 main().catch((err: unknown) => {
-  if (err instanceof UnsupportedSettingError) {
+  if (err instanceof UnsupportedSettingError || err instanceof TlsFileError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }

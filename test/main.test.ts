@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../src/config/load.js';
 import { unauthenticatedPeerPortWarning } from '../src/node.js';
+import { makePki } from './tls-certs.js';
 
 const main = join(import.meta.dirname, '..', 'src', 'main.ts');
 
@@ -80,4 +81,34 @@ t.test('a port in use or a DATA_DIR that is a file stops the start with one line
   const notDir = run([], { ...hosts, DATA_DIR: file, HTTP_PORT: String(http.port), RAFT_PORT: String(raft.port) });
   t.equal(notDir.code, 1);
   t.match(notDir.stderr, new RegExp(`^scheduled-db: cannot start: DATA_DIR ${file}: EEXIST: file already exists, mkdir '${file}'\n$`));
+});
+
+t.test('a TLS file that cannot be read or holds no key, certificate or CA stops the start with one line naming it, exit code 2', async (t) => {
+  const pki = makePki('main');
+  t.teardown(() => pki.remove());
+  const garbage = join(pki.dir, 'garbage.pem');
+  writeFileSync(garbage, 'not a PEM file\n');
+  const missing = join(pki.dir, 'missing.pem');
+  const start = (env: Record<string, string>) => run([], { LOG_LEVEL: 'silent', DATA_DIR: join(pki.dir, 'data'), ...env });
+
+  const unread = start({ TLS_CERT_FILE: missing, TLS_KEY_FILE: pki.keyFile });
+  t.equal(unread.code, 2);
+  t.equal(unread.stderr, `config: TLS_CERT_FILE ${missing}: cannot be read: ENOENT: no such file or directory, open '${missing}'\n`);
+
+  const badCert = start({ TLS_CERT_FILE: garbage, TLS_KEY_FILE: pki.keyFile });
+  t.equal(badCert.code, 2);
+  t.match(badCert.stderr, new RegExp(`^config: TLS_CERT_FILE ${garbage}: [^\n]+\n$`));
+
+  const badKey = start({ TLS_CERT_FILE: pki.certFile, TLS_KEY_FILE: garbage });
+  t.equal(badKey.code, 2);
+  t.match(badKey.stderr, new RegExp(`^config: TLS_KEY_FILE ${garbage}: [^\n]+\n$`));
+
+  // The CA's key with the node's certificate: each file good on its own, not together.
+  const mismatch = start({ TLS_CERT_FILE: pki.certFile, TLS_KEY_FILE: join(pki.dir, 'ca.key') });
+  t.equal(mismatch.code, 2);
+  t.match(mismatch.stderr, new RegExp(`^config: TLS_KEY_FILE ${join(pki.dir, 'ca.key')} does not go with TLS_CERT_FILE ${pki.certFile}: [^\n]*mismatch[^\n]*\n$`));
+
+  const badCa = start({ PEER_TLS_CERT_FILE: pki.certFile, PEER_TLS_KEY_FILE: pki.keyFile, PEER_TLS_CA_FILE: garbage });
+  t.equal(badCa.code, 2);
+  t.match(badCa.stderr, new RegExp(`^config: PEER_TLS_CA_FILE ${garbage}: holds no CA certificate: [^\n]+\n$`));
 });
