@@ -98,11 +98,13 @@ function machineRefusal(err: unknown, config: Config): string | null {
 }
 
 /**
- * Codes of the errors by which the stores refuse data they cannot trust (LevelStorageError, SnapshotFileError,
- * StateStoreError, StoreCorruptError, LevelDbTableError). Their message names the file or directory and says what
- * is wrong; a stack trace would only bury it.
+ * Codes of the errors by which the stores refuse data they cannot trust or cannot have (LevelStorageError,
+ * SnapshotFileError, StateStoreError, StoreCorruptError, LevelDbTableError, StoreInUseError). Their message names
+ * the file or directory and says what is wrong; a stack trace would only bury it.
  */
-const dataRefusals: ReadonlySet<unknown> = new Set(['storage_corrupt', 'corrupt_snapshot', 'store_corrupt', 'table_corrupt']);
+const dataRefusals: ReadonlySet<unknown> = new Set([
+  'storage_corrupt', 'corrupt_snapshot', 'store_corrupt', 'table_corrupt', 'store_in_use',
+]);
 
 main().catch((err: unknown) => {
   if (err instanceof UnsupportedSettingError || err instanceof TlsFileError) {

@@ -183,6 +183,9 @@ function levelError(err: unknown, location: string, what: string): unknown {
   const code = (err as { code?: unknown }).code;
   if (typeof code !== 'string' || !code.startsWith('LEVEL_')) return err;
   const cause = (err as { cause?: unknown }).cause;
+  if (code === 'LEVEL_LOCKED' || (cause as { code?: unknown } | undefined)?.code === 'LEVEL_LOCKED') {
+    return new LevelStorageError(`${location}: in use by another process (its LevelDB LOCK is held): is another node running with this DATA_DIR?`);
+  }
   const reason = cause instanceof Error ? cause.message : (err as Error).message;
   return new LevelStorageError(`${location}: LevelDB database ${what}: ${reason}`);
 }

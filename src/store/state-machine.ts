@@ -80,6 +80,19 @@ export class StateStoreError extends Error {
   }
 }
 
+/**
+ * The state's LevelDB LOCK is held by another process: most likely another node started with the same DATA_DIR.
+ * Its files are live, so the advice of a StateStoreError (remove the directory) would damage that node.
+ */
+export class StoreInUseError extends Error {
+  readonly code = 'store_in_use';
+
+  constructor(location: string) {
+    super(`${location}: in use by another process (its LevelDB LOCK is held): is another node running with this DATA_DIR?`);
+    this.name = 'StoreInUseError';
+  }
+}
+
 export class StateMachine {
   readonly #db: Db;
   readonly #location: string;
@@ -474,11 +487,15 @@ async function openDb(dir: string, writeBufferSize: number): Promise<Db> {
   return db;
 }
 
-/** classic-level's LEVEL_* errors (a damaged file, an I/O error) as a StateStoreError naming the database. */
+/**
+ * classic-level's LEVEL_* errors (a damaged file, an I/O error) as a StateStoreError naming the database; a LOCK
+ * another process holds as a StoreInUseError, which must not advise removing the directory.
+ */
 function levelError(err: unknown, dir: string, what: string): unknown {
   const code = (err as { code?: unknown }).code;
   if (typeof code !== 'string' || !code.startsWith('LEVEL_')) return err;
   const cause = (err as { cause?: unknown }).cause;
+  if (code === 'LEVEL_LOCKED' || (cause as { code?: unknown } | undefined)?.code === 'LEVEL_LOCKED') return new StoreInUseError(dir);
   return new StateStoreError(dir, `LevelDB database ${what}: ${cause instanceof Error ? cause.message : (err as Error).message}`);
 }
 

@@ -270,6 +270,16 @@ t.test('a compaction of more entries than one delete batch retires all of them a
   t.equal(found.at(-1), count);
 });
 
+t.test('a log another opener holds is refused as in use', async (t) => {
+  const dir = newDir();
+  const first = await LevelStorage.open(dir);
+  t.teardown(() => first.close());
+  await t.rejects(LevelStorage.open(dir), {
+    name: 'LevelStorageError',
+    message: `${join(dir, 'raft')}: in use by another process (its LevelDB LOCK is held): is another node running with this DATA_DIR?`,
+  });
+});
+
 t.test('open refuses damaged data and names what is wrong', async (t) => {
   const inDb = (what: string) => (dir: string): string => `${join(dir, 'raft')}: ${what}`;
   t.test('an entry that is not msgpack', async (t) => {

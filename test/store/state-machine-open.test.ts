@@ -7,7 +7,7 @@ import { encodeCommand } from '../../src/jobs/codec.js';
 import { jobKey } from '../../src/store/keys.js';
 import { JobQueries } from '../../src/store/queries.js';
 import { unseal } from '../../src/store/sealed-record.js';
-import { countJobRecords, StateMachine, StateStoreError } from '../../src/store/state-machine.js';
+import { countJobRecords, StateMachine, StateStoreError, StoreInUseError } from '../../src/store/state-machine.js';
 import { startSingleNode } from '../api/single-node.js';
 import { storeWithJobs as storeWithN, withRawDb } from './stored-jobs.js';
 
@@ -34,6 +34,17 @@ t.test('a job record LevelDB lost stops the start, naming the directory and the 
   t.ok(err instanceof StateStoreError, 'a StateStoreError');
   t.match((err as Error).message, `${join(dataDir, 'state')}: holds ${jobs - 1} job records where m/job_count says ${jobs}`);
   t.match((err as Error).message, /remove this directory to rebuild it/);
+});
+
+t.test('a store another opener holds is refused as in use, without the advice to remove it', async (t) => {
+  const dataDir = await storeWithN(t, 3);
+  const first = await StateMachine.open(dataDir);
+  t.teardown(() => first.close());
+  const err = await StateMachine.open(dataDir).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof StoreInUseError, 'a StoreInUseError');
+  t.equal((err as Error).message,
+    `${join(dataDir, 'state')}: in use by another process (its LevelDB LOCK is held): is another node running with this DATA_DIR?`);
+  t.equal(first.jobCount(), 3, 'the first opener is untouched');
 });
 
 t.test('a damaged job record stops the node when the check after start reaches it, naming the key', async (t) => {
