@@ -23,7 +23,13 @@ export type ToSendThread =
   /** Withdrawn (the slot says so already): stop waiting and answer. */
   | { readonly type: 'withdrawn'; readonly slot: number }
   /** Abort the request if being sent. */
-  | { readonly type: 'abort'; readonly slot: number };
+  | { readonly type: 'abort'; readonly slot: number }
+  /**
+   * Stop: take nothing more, abort what is being sent, close every socket and let the thread end on its own. Not
+   * `worker.terminate()`: a thread terminated while Node's HTTP parser calls into it aborts the whole process
+   * (`FATAL ERROR: v8::ToLocalChecked Empty MaybeLocal` under llhttp, seen in CI).
+   */
+  | { readonly type: 'close' };
 
 /** The last word on a slot: after it, the slot may be used again. */
 export interface SlotAnswer {

@@ -30,6 +30,8 @@ export interface SendThreadOptions {
  * default one the thread added about 60 MB to a node's RSS, 20 MB with this (measured at start, idle).
  */
 const workerLimits = { maxYoungGenerationSizeMb: 2 };
+/** How long a closing thread has to end on its own: aborted sends and closed sockets take milliseconds. */
+const closeGraceMs = 2000;
 
 interface Waiter {
   readonly resolve: (outcome: TimedSendOutcome) => void;
@@ -53,6 +55,10 @@ export class SendThread implements TimedSender {
   #failed = false;
   #outbox: ToSendThread[] = [];
   #flushTimer: NodeJS.Timeout | null = null;
+  /** Resolves with the thread's exit code: 0 when it ended on its own, 1 when it was terminated. */
+  readonly #exited: Promise<number>;
+  #closed: Promise<void> | null = null;
+  #closedBy: 'ended' | 'terminated' | null = null;
 
   constructor(options: SendThreadOptions) {
     assert.ok(Number.isInteger(options.slots) && options.slots > 0, 'send thread: slots > 0');
@@ -75,6 +81,8 @@ export class SendThread implements TimedSender {
       else options.onPriority?.(message.nice, message.error);
     });
     this.#worker.on('error', (err) => this.#fail(err));
+    this.#exited = new Promise((resolve) => this.#worker.once('exit', (code) => resolve(code)));
+    // After close() has begun this is a no-op: #failed is set.
     this.#worker.on('exit', (code) => this.#fail(new Error(`send thread exited with code ${code}`)));
   }
 
@@ -108,12 +116,33 @@ export class SendThread implements TimedSender {
     };
   }
 
+  /**
+   * Asks the thread to stop and waits for it to end on its own (see the `close` message); terminated only if it has
+   * not ended within `closeGraceMs`. What it held is settled once it is gone, when no slot can change any more.
+   */
   async close(): Promise<void> {
+    if (this.#closed !== null) return this.#closed;
+    const wasFailed = this.#failed;
     this.#failed = true;
     if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
-    this.#worker.removeAllListeners('exit');
-    await this.#worker.terminate();
-    this.#settleAll();
+    this.#closed = (async () => {
+      if (!wasFailed) this.#worker.postMessage([{ type: 'close' }] satisfies ToSendThread[]);
+      let terminated = false;
+      const grace = setTimeout(() => {
+        terminated = true;
+        void this.#worker.terminate();
+      }, wasFailed ? 0 : closeGraceMs);
+      const code = await this.#exited;
+      clearTimeout(grace);
+      this.#settleAll();
+      this.#closedBy = terminated || code !== 0 ? 'terminated' : 'ended';
+    })();
+    return this.#closed;
+  }
+
+  /** How close() ended the thread: on its own, or terminated; null before. */
+  closedBy(): 'ended' | 'terminated' | null {
+    return this.#closedBy;
   }
 
   /** Queues a message; the batch goes within `messageBatchMs`, or now when an attempt is due sooner than that. */

@@ -30,16 +30,40 @@ interface Pending {
 const pending = new Map<number, Pending>();
 
 let answers: SlotAnswer[] = [];
+let answersTimer: NodeJS.Timeout | null = null;
+/** Set by the `close` message: nothing is taken or answered after it (the other side settles what was held). */
+let closing = false;
+/** Aborts the warm-up's requests when the thread closes during it. */
+const warmUpAbort = new AbortController();
 
 function answer(slot: number, outcome: TimedSendOutcome): void {
   pending.delete(slot);
+  if (closing) return;
   answers.push({ slot, outcome });
-  if (answers.length === 1) setTimeout(flushAnswers, messageBatchMs);
+  answersTimer ??= setTimeout(flushAnswers, messageBatchMs);
 }
 
 function flushAnswers(): void {
+  answersTimer = null;
   port?.postMessage({ answers } satisfies FromSendThread);
   answers = [];
+}
+
+/**
+ * Ends the thread without `worker.terminate()` (see the `close` message): timers cleared, requests aborted, the
+ * sockets and the message port closed, so that its event loop runs dry and the thread exits by itself.
+ */
+function close(): void {
+  if (closing) return;
+  closing = true;
+  if (answersTimer !== null) clearTimeout(answersTimer);
+  for (const p of pending.values()) {
+    if (p.timer !== null) clearTimeout(p.timer);
+    p.abort?.abort();
+  }
+  pending.clear();
+  warmUpAbort.abort();
+  void warmedUp.then(() => client.close()).finally(() => port?.close());
 }
 
 function take(p: Pending): void {
@@ -70,6 +94,7 @@ port.on('message', (messages: readonly ToSendThread[]) => {
 function handle(message: ToSendThread): void {
   switch (message.type) {
     case 'send': {
+      if (closing) return;
       const p: Pending = { message, timer: null, abort: null };
       pending.set(message.slot, p);
       take(p);
@@ -84,6 +109,9 @@ function handle(message: ToSendThread): void {
     }
     case 'abort':
       pending.get(message.slot)?.abort?.abort();
+      return;
+    case 'close':
+      close();
       return;
   }
 }
@@ -106,7 +134,9 @@ async function warmUp(rounds: number, concurrency: number): Promise<void> {
       await Promise.all(Array.from({ length: concurrency }, (_, i) => warm.send({
         url, method: 'POST', headers: {}, jobId: 'warm-up', type: 'unico', fireId: `warm-up@${round * concurrency + i}`,
         scheduledAtMs: Date.now(), attempt: 1, payload: { round }, timeoutMs: 5000, signingSecret: null,
+        signal: warmUpAbort.signal,
       })));
+      if (warmUpAbort.signal.aborted) return;
     }
   } finally {
     await warm.close();
@@ -131,4 +161,4 @@ function raisePriority(): FromSendThread {
 }
 
 port.postMessage(raisePriority());
-void warmUp(30, 4).catch(() => undefined);
+const warmedUp = warmUp(30, 4).catch(() => undefined);

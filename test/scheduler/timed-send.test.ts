@@ -137,6 +137,9 @@ t.test('send thread: nothing goes out past the lease it was handed over under', 
   t.same(await late.outcome, { unsent: 'no_lease' });
   t.equal(late.withdraw(), true, 'never sent, so as good as withdrawn');
   t.equal(receiver.at('/none').length + receiver.at('/late').length, 0);
+  // Its warm-up may still be sending: the thread aborts it and ends on its own, never terminated mid-parse.
+  await thread.close();
+  t.equal(thread.closedBy(), 'ended');
 });
 
 t.test('send thread: closing settles what waits as never sent, and what is in flight as perhaps sent', async (t) => {
@@ -153,6 +156,7 @@ t.test('send thread: closing settles what waits as never sent, and what is in fl
   const waiting = thread.sendAt(attemptTo(receiver.url('/later')), Date.now() + 60_000);
   while (receiver.at('/hang').length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
   await thread.close();
+  t.equal(thread.closedBy(), 'ended', 'the request in flight aborted, the thread ended on its own');
   const [h, w]: TimedSendOutcome[] = [await hanging.outcome, await waiting.outcome];
   t.match(h, { ok: false, sent: true });
   t.match(w, { ok: false, sent: false });
