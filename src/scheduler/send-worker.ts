@@ -63,7 +63,7 @@ function close(): void {
   }
   pending.clear();
   warmUpAbort.abort();
-  void warmedUp.then(() => client.close()).finally(() => port?.close());
+  void warmedUp.then(() => client.close()).catch(() => undefined).finally(() => port?.close());
 }
 
 function take(p: Pending): void {
