@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     logger.fatal({ err }, 'fatal error, exiting');
     // A store that refuses its data after start (a damaged job record) says so as plainly as one refused at start.
     if (dataRefusals.has((err as { code?: unknown } | null)?.code)) {
-      process.stderr.write(`scheduled-db: stopping: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
+      process.stderr.write(`scheduled-db: stopping: ${oneLine((err as Error).message)}\n`);
     }
     // Give pino a moment to flush; a broken invariant must not be followed by more writes.
     setTimeout(() => process.exit(1), 100).unref();
@@ -78,6 +78,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** A message as one line of stderr: what a refusal prints is one line, whatever the error's text holds. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
 /**
  * A system call the machine refused at start (a port in use, a DATA_DIR that is a file or cannot be written), as one
  * line naming the setting behind it: the operator's fix is there, and a stack trace would only bury it. Null for any
@@ -86,7 +91,7 @@ async function main(): Promise<void> {
 function machineRefusal(err: unknown, config: Config): string | null {
   const e = err as NodeJS.ErrnoException & { port?: unknown };
   if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return null;
-  const message = err.message.replace(/\s*\n\s*/g, ' ');
+  const message = oneLine(err.message);
   if (e.syscall === 'listen') {
     if (e.port === config.httpPort) return `HTTP_HOST:HTTP_PORT ${config.httpHost}:${config.httpPort}: ${message}`;
     if (e.port === config.raftPort) return `RAFT_HOST:RAFT_PORT ${config.raftHost}:${config.raftPort}: ${message}`;
@@ -112,7 +117,7 @@ main().catch((err: unknown) => {
     process.exit(2);
   }
   if (dataRefusals.has((err as { code?: unknown } | null)?.code)) {
-    process.stderr.write(`scheduled-db: cannot start: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
+    process.stderr.write(`scheduled-db: cannot start: ${oneLine((err as Error).message)}\n`);
     process.exit(1);
   }
   process.stderr.write(`scheduled-db: ${(err as Error).stack ?? String(err)}\n`);

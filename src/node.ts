@@ -315,7 +315,6 @@ function commandProblemOf(data: Uint8Array): string | null {
   }
 }
 
-/** Reads the PEM files named by TLS_* and PEER_TLS_* (the config checked that they come in complete sets). */
 /** A TLS file a setting names that cannot be read, or does not hold what the setting says: one line, exit code 2. */
 export class TlsFileError extends Error {
   readonly code = 'tls_file';
@@ -364,6 +363,10 @@ function checkTlsFiles(files: { key: string; path: string | null; bytes: Buffer 
   }
 }
 
+/**
+ * Reads the PEM files named by TLS_* and PEER_TLS_* (the config checked that they come in complete sets) and checks
+ * that each holds what its setting says.
+ */
 async function readTls(config: Config): Promise<{
   clientTls: { cert: Buffer; key: Buffer } | null; peerTls: { cert: Buffer; key: Buffer; ca: Buffer } | null;
 }> {
