@@ -104,8 +104,8 @@ function machineRefusal(err: unknown, config: Config): string | null {
 
 /**
  * Codes of the errors by which the stores refuse data they cannot trust or cannot have (LevelStorageError,
- * SnapshotFileError, StateStoreError, StoreCorruptError, LevelDbTableError, StoreInUseError). Their message names
- * the file or directory and says what is wrong; a stack trace would only bury it.
+ * SnapshotFileError, StateStoreError, StoreCorruptError, LevelDbTableError, StoreInUseError, LevelDbInUseError).
+ * Their message names the file or directory and says what is wrong; a stack trace would only bury it.
  */
 const dataRefusals: ReadonlySet<unknown> = new Set([
   'storage_corrupt', 'corrupt_snapshot', 'store_corrupt', 'table_corrupt', 'store_in_use',

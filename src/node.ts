@@ -13,6 +13,7 @@ import * as limits from './config/limits.js';
 import { specProblem } from './jobs/spec-check.js';
 import type { CommandResult, FireEvent } from './jobs/commands.js';
 import { CommandDecodeError, decodeCommand, encodeCommand } from './jobs/codec.js';
+import { refuseIfLocked } from './leveldb/lock-holder.js';
 import { checkTables } from './leveldb/table-check.js';
 import { RaftService, raftLogDir, type RaftServiceOptions } from './raft/index.js';
 import { systemClock } from './scheduler/clock.js';
@@ -84,7 +85,13 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   // Before LevelDB opens them: it checks no table block's checksum itself, and would compact damage into new tables.
   for (const dir of [stateDir(config.dataDir), raftLogDir(config.dataDir)]) {
     const checkedAtMs = performance.now();
-    const { tables, bytes } = await checkTables(dir);
+    // A directory another node has open changes under the check, which could take its compactions for damage.
+    await refuseIfLocked(dir);
+    const { tables, bytes } = await checkTables(dir).catch(async (err: unknown) => {
+      // That node may have opened it since the probe above: "in use" is then the truth, not the damage seen.
+      await refuseIfLocked(dir);
+      throw err;
+    });
     log.info({ dir, tables, bytes, duration_ms: Math.round(performance.now() - checkedAtMs) }, 'LevelDB table checksums checked');
   }
   const openedAtMs = performance.now();

@@ -1,10 +1,12 @@
 // The scheduled-db command: --help, a bad value, a setting this version cannot honour and a port or DATA_DIR the
 // machine refuses each end with a clear exit.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
 import t from 'tap';
 import { loadConfig } from '../src/config/load.js';
 import { unauthenticatedPeerPortWarning } from '../src/node.js';
@@ -81,6 +83,32 @@ t.test('a port in use or a DATA_DIR that is a file stops the start with one line
   const notDir = run([], { ...hosts, DATA_DIR: file, HTTP_PORT: String(http.port), RAFT_PORT: String(raft.port) });
   t.equal(notDir.code, 1);
   t.match(notDir.stderr, new RegExp(`^scheduled-db: cannot start: DATA_DIR ${file}: EEXIST: file already exists, mkdir '${file}'\n$`));
+});
+
+t.test('a DATA_DIR another running process has open is refused as in use, naming it, even where its tables look damaged', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sdb-main-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const state = join(dataDir, 'state');
+  // A store with a table: LevelDB turns the write-ahead log into one when it opens the database again.
+  const db = new ClassicLevel(state);
+  await db.put('k', 'v'.repeat(1000));
+  await db.close();
+  await db.open();
+  await db.close();
+  const holder = spawn(process.execPath, ['-e', `
+    const db = new (require('classic-level').ClassicLevel)(process.argv[1]);
+    db.open().then(() => process.stdout.write('open\\n'));
+    process.stdin.resume();`, state], { cwd: join(import.meta.dirname, '..'), stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(() => holder.kill('SIGKILL'));
+  await once(holder.stdout, 'data');
+  // What a node's compaction does under a second node's table check: a live table goes away.
+  const tables = readdirSync(state).filter((f) => f.endsWith('.ldb'));
+  t.ok(tables.length > 0, 'the store has a table');
+  for (const table of tables) rmSync(join(state, table));
+  const r = run([], { LOG_LEVEL: 'silent', DATA_DIR: dataDir, HTTP_HOST: '127.0.0.1', RAFT_HOST: '127.0.0.1', ADVERTISE_HOST: '127.0.0.1' });
+  t.equal(r.code, 1);
+  t.equal(r.stderr, `scheduled-db: cannot start: ${state}: in use by another process (pid ${holder.pid}), which holds its LevelDB LOCK: `
+    + 'is another node running with this DATA_DIR?\n');
 });
 
 t.test('a TLS file that cannot be read or holds no key, certificate or CA stops the start with one line naming it, exit code 2', async (t) => {
