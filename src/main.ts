@@ -3,7 +3,8 @@
 import pino from 'pino';
 import { ConfigError, HelpRequested, loadConfigFromProcess, processArgv, redactedConfig } from './config/load.js';
 import type { Config } from './config/load.js';
-import { startNode, TlsFileError, UnsupportedSettingError } from './node.js';
+import { TlsFileError } from './config/tls-files.js';
+import { startNode, UnsupportedSettingError } from './node.js';
 
 function readConfig(): Config {
   try {
