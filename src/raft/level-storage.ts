@@ -184,7 +184,7 @@ function levelError(err: unknown, location: string, what: string): unknown {
   if (typeof code !== 'string' || !code.startsWith('LEVEL_')) return err;
   const cause = (err as { cause?: unknown }).cause;
   if (code === 'LEVEL_LOCKED' || (cause as { code?: unknown } | undefined)?.code === 'LEVEL_LOCKED') {
-    return new LevelStorageError(`${location}: in use by another process (its LevelDB LOCK is held): is another node running with this DATA_DIR?`);
+    return new LevelStorageError(`${location}: in use by another process, which holds its LevelDB LOCK: is another node running with this DATA_DIR?`);
   }
   const reason = cause instanceof Error ? cause.message : (err as Error).message;
   return new LevelStorageError(`${location}: LevelDB database ${what}: ${reason}`);

@@ -88,7 +88,7 @@ export class StoreInUseError extends Error {
   readonly code = 'store_in_use';
 
   constructor(location: string) {
-    super(`${location}: in use by another process (its LevelDB LOCK is held): is another node running with this DATA_DIR?`);
+    super(`${location}: in use by another process, which holds its LevelDB LOCK: is another node running with this DATA_DIR?`);
     this.name = 'StoreInUseError';
   }
 }

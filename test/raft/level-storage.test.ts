@@ -276,7 +276,7 @@ t.test('a log another opener holds is refused as in use', async (t) => {
   t.teardown(() => first.close());
   await t.rejects(LevelStorage.open(dir), {
     name: 'LevelStorageError',
-    message: `${join(dir, 'raft')}: in use by another process (its LevelDB LOCK is held): is another node running with this DATA_DIR?`,
+    message: `${join(dir, 'raft')}: in use by another process, which holds its LevelDB LOCK: is another node running with this DATA_DIR?`,
   });
 });
 

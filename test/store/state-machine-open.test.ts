@@ -43,7 +43,7 @@ t.test('a store another opener holds is refused as in use, without the advice to
   const err = await StateMachine.open(dataDir).then(() => null, (e: unknown) => e);
   t.ok(err instanceof StoreInUseError, 'a StoreInUseError');
   t.equal((err as Error).message,
-    `${join(dataDir, 'state')}: in use by another process (its LevelDB LOCK is held): is another node running with this DATA_DIR?`);
+    `${join(dataDir, 'state')}: in use by another process, which holds its LevelDB LOCK: is another node running with this DATA_DIR?`);
   t.equal(first.jobCount(), 3, 'the first opener is untouched');
 });
 
