@@ -17,6 +17,8 @@ export const pausedReasons = ['requested', 'consecutive_failures', 'webhook_gone
 // Bounds. config/limits.ts holds the node's limits; these are the ones a job body's shape itself carries.
 
 export const jobIdPattern = '^[A-Za-z0-9._:-]{1,128}$';
+/** A fire's id, `<job id>@<scheduled epoch ms>` (X-Fire-Id). */
+export const fireIdPattern = '^[A-Za-z0-9._:-]{1,128}@[0-9]{1,16}$';
 /** Jobs in one `POST /jobs/batch` (SPEC §2). */
 export const batchJobsMax = 10_000;
 /** `limit` of `GET /jobs` (SPEC §2). */
@@ -153,7 +155,8 @@ export const ListJobsQuery = Type.Object(
     status: Type.Optional(literals(jobStatuses)),
     tag: Type.Optional(Type.Union([TagFilter, Type.Array(TagFilter, { maxItems: tagsCountMax })])),
     limit: Type.Optional(Integer(1, listLimitMax)),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    // The next_cursor of the page before: the id of the last job it read. Anything else is a client's mistake.
+    cursor: Type.Optional(Type.String({ pattern: jobIdPattern, description: "the previous page's next_cursor" })),
     consistency: Type.Optional(literals(['local', 'strong'] as const, 'strong: a linearizable read')),
   },
   { additionalProperties: false },

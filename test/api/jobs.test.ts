@@ -144,6 +144,15 @@ t.test('list filters by type, status and tag and pages with a cursor', async (t)
   const odd = (await call('GET', '/jobs?tag=batch:list&tag=parity:1&type=unico&status=pending')).body as { jobs: { id: string }[] };
   t.same(odd.jobs.map((j) => j.id), ['l1', 'l3', 'l5']);
   t.equal((await call('GET', '/jobs?limit=5000')).status, 400);
+  // A cursor is a next_cursor: a job id (or, for dead letters, a fire id). Any other string would read as a place in
+  // the key order and silently page from there.
+  for (const url of ['/jobs?cursor=%25ff%25fe', '/jobs?cursor=a%2Fb', '/jobs?cursor=', `/jobs?cursor=${'a'.repeat(129)}`,
+    '/dead-letters?cursor=no-at-sign', '/dead-letters?cursor=j@12x']) {
+    const r = await call('GET', url);
+    t.same([r.status, r.body?.['code']], [400, 'invalid_request'], url);
+    t.match(String(r.body?.['error']), /^querystring\.cursor must match pattern/, url);
+  }
+  t.equal((await call('GET', '/dead-letters?cursor=job-1@1700000000000')).status, 200, 'a fire id is a dead-letter cursor');
 });
 
 t.test('query integers are decimal digits: hex, exponents, spaces and fractions are 400, naming the parameter', async (t) => {

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Command, CommandResult } from '../../jobs/commands.js';
 import { encodeCommand } from '../../jobs/codec.js';
+import { fireIdPattern } from '../../jobs/schema.js';
 import type { DeadLetter, ExecutionRecord } from '../../store/queries.js';
 import type { AppDeps } from '../app.js';
 import { requireWrite } from '../auth.js';
@@ -22,7 +23,7 @@ export interface FiringLimits {
 }
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' }) });
-const FireIdParams = Type.Object({ fire_id: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}@[0-9]{1,16}$' }) });
+const FireIdParams = Type.Object({ fire_id: Type.String({ pattern: fireIdPattern }) });
 const Strong = { consistency: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('strong')])) };
 
 export async function firingRoutes(app: FastifyInstance, deps: AppDeps & { readonly firing: FiringPort; readonly firingLimits: FiringLimits }): Promise<void> {
@@ -63,7 +64,8 @@ export async function firingRoutes(app: FastifyInstance, deps: AppDeps & { reado
       tags: ['firing'], summary: 'Fires whose retries are spent',
       querystring: Type.Object({
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: firingLimits.deadLettersPageMax })),
-        cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), ...Strong,
+        // The next_cursor of the page before: the fire id of the last dead letter it read.
+        cursor: Type.Optional(Type.String({ pattern: fireIdPattern, description: "the previous page's next_cursor" })), ...Strong,
       }, { additionalProperties: false }),
     },
   }, async (request) => {
