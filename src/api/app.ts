@@ -7,6 +7,7 @@ import type { PeerInfo, Status } from '../raft/index.js';
 import type { ApiToken, Caller } from './auth.js';
 import { authenticate } from './auth.js';
 import { clientErrorReply, frameworkErrorReply, installErrorHandler } from './errors.js';
+import { installJsonBodyParser } from './json-body.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { healthRoutes } from './routes/health.js';
 import type { FiringPort } from './routes/firing.js';
@@ -112,6 +113,7 @@ export async function buildApp(options: AppOptions, deps: AppDeps): Promise<Fast
   const app = (options.logger === false ? Fastify({ ...common, logger: false })
     : Fastify({ ...common, loggerInstance: options.logger })) as unknown as FastifyInstance;
   installErrorHandler(app, options.onFatal);
+  installJsonBodyParser(app);
   // At sending, so that an answer to a request that came in before the node began to stop closes its connection too.
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (deps.stopping()) void reply.header('connection', 'close');

@@ -155,6 +155,22 @@ t.test('list filters by type, status and tag and pages with a cursor', async (t)
   t.equal((await call('GET', '/dead-letters?cursor=job-1@1700000000000')).status, 200, 'a fire id is a dead-letter cursor');
 });
 
+t.test('a body that is not JSON, or holds a key that could poison a prototype, is 400 saying which, and stores nothing', async (t) => {
+  const before = ((await call('GET', '/jobs?limit=1000')).body as { jobs: unknown[] }).jobs.length;
+  const broken = await call('POST', '/jobs', '{"id":"bad-json","type":"unico",}');
+  t.same([broken.status, broken.body?.['code']], [400, 'invalid_request']);
+  t.match(broken.body?.['error'], /^the body is not valid JSON: .*position/);
+  const poisoned = await call('POST', '/jobs', '{"id":"proto","type":"unico","timestamp":"2030-01-01T00:00:00Z","payload":{"__proto__":{"admin":true}}}');
+  t.same([poisoned.status, poisoned.body?.['code']], [400, 'invalid_request']);
+  t.equal(poisoned.body?.['error'], "body.payload.__proto__: a key that can poison an object's prototype is refused");
+  const batch = await call('POST', '/jobs/batch', '{"jobs":[{"constructor":{"prototype":{}},"type":"unico"}]}');
+  t.same([batch.status, batch.body?.['error']], [400, "body.jobs[0].constructor.prototype: a key that can poison an object's prototype is refused"]);
+  const empty = await solo.node.app.inject({ method: 'POST', url: '/jobs', headers: { ...op, 'content-type': 'application/json' } });
+  t.same([empty.statusCode, empty.json()['error']], [400, 'the body is empty; it must be JSON']);
+  t.equal(((await call('GET', '/jobs?limit=1000')).body as { jobs: unknown[] }).jobs.length, before, 'nothing stored');
+  t.equal((await call('GET', '/jobs/proto')).status, 404);
+});
+
 t.test('query integers are decimal digits: hex, exponents, spaces and fractions are 400, naming the parameter', async (t) => {
   for (const url of ['/jobs?limit=0x10', '/jobs?limit=1e1', '/jobs?limit=%205', '/jobs?limit=10.0', '/dead-letters?limit=1e1',
     '/jobs/a1/schedule?count=0x2', '/jobs/a1/executions?limit=+3']) {
