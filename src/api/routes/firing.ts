@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Command, CommandResult } from '../../jobs/commands.js';
 import { encodeCommand } from '../../jobs/codec.js';
-import { fireIdPattern } from '../../jobs/schema.js';
+import { fireIdPattern, jobIdPattern } from '../../jobs/schema.js';
 import type { DeadLetter, ExecutionRecord } from '../../store/queries.js';
 import type { AppDeps } from '../app.js';
 import { requireWrite } from '../auth.js';
@@ -22,7 +22,7 @@ export interface FiringLimits {
   readonly deadLettersPageMax: number;
 }
 
-const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' }) });
+const IdParams = Type.Object({ id: Type.String({ pattern: jobIdPattern }) });
 const FireIdParams = Type.Object({ fire_id: Type.String({ pattern: fireIdPattern }) });
 const Strong = { consistency: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('strong')])) };
 

@@ -9,7 +9,7 @@ import { JobInputError } from '../../jobs/errors.js';
 import type { Job } from '../../jobs/job.js';
 import { applyPatch, normalizeCreate, requestDigestOf, requestHashOf } from '../../jobs/job.js';
 import { upcomingFires } from '../../jobs/schedule.js';
-import { BatchCreateBody, CreateJobBody, ErrorResponse, JobResponse, ListJobsQuery, PatchJobBody } from '../../jobs/schema.js';
+import { BatchCreateBody, CreateJobBody, ErrorResponse, jobIdPattern, JobResponse, ListJobsQuery, PatchJobBody } from '../../jobs/schema.js';
 import type { JobPage, ListFilter } from '../../store/queries.js';
 import type { AppDeps } from '../app.js';
 import type { FiringLimits } from './firing.js';
@@ -37,7 +37,7 @@ export interface JobLimits extends FiringLimits {
   readonly batchEntryJobsMax: number;
 }
 
-const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' }) });
+const IdParams = Type.Object({ id: Type.String({ pattern: jobIdPattern }) });
 const Consistency = Type.Object({ consistency: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('strong')])) },
   { additionalProperties: false });
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 503: ErrorResponse };
