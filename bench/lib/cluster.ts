@@ -7,7 +7,7 @@ import { chmodSync, createWriteStream, existsSync, lstatSync, mkdirSync, mkdtemp
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, get, waitFor } from '../../test/cluster/process-cluster.js';
-import { pointAt } from '../../test/faults/nginx.js';
+import { pointAt } from '../../cluster/nginx-conf.mjs';
 import type { NodeHandle } from '../../test/cluster/process-cluster.js';
 import { log } from './stats.js';
 

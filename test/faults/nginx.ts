@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pointAt } from '../../cluster/nginx-conf.mjs';
 import { freePort } from '../cluster/process-cluster.js';
 import { sleep } from './clock.js';
 
@@ -46,16 +47,4 @@ export class Nginx {
     this.child.kill('SIGTERM');
     await exited;
   }
-}
-
-/**
- * The shipped config pointed at other ports: node i's client port 808<i> (as `npm run cluster` has them) becomes
- * httpPorts[i - 1] everywhere (the pool and each node's own upstream), and nginx listens on `listenPort`.
- */
-export function pointAt(conf: string, httpPorts: readonly number[], listenPort: number): string {
-  const shipped = [...new Set(conf.match(/(?<=server 127\.0\.0\.1:)\d+/g) ?? [])];
-  if (shipped.length !== httpPorts.length) throw new Error(`cluster/nginx.conf names ${shipped.length} node ports, not ${httpPorts.length}`);
-  const pointed = conf.replace(/(server 127\.0\.0\.1:)(\d+)/g, (_m, head: string, port: string) => `${head}${httpPorts[shipped.indexOf(port)]}`);
-  if (!/listen 127\.0\.0\.1:\d+/.test(pointed)) throw new Error('cluster/nginx.conf: no "listen 127.0.0.1:<port>" to point');
-  return pointed.replace(/listen 127\.0\.0\.1:\d+/, `listen 127.0.0.1:${listenPort}`);
 }
