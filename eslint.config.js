@@ -71,6 +71,6 @@ export default defineConfig(
     // Plain JS config files sit outside tsconfig, so lint them without type information.
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
-    languageOptions: { globals: { process: 'readonly', setTimeout: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' } },
   },
 );

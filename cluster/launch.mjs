@@ -1,20 +1,75 @@
 #!/usr/bin/env node
-// npm run cluster: three scheduled-db nodes on 127.0.0.1 (API 8081-8083, Raft 7001-7003) and nginx on :8080; Ctrl-C stops all.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+// npm run cluster: three scheduled-db nodes on 127.0.0.1 (API 8081-8083, Raft 7001-7003) and nginx on :8080, each
+// restarted on its own data dir when it dies; Ctrl-C stops all. `npm run cluster -- --help` lists the options.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { pointAt } from './nginx-conf.mjs';
+import { Supervisor } from './supervisor.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const dataDir = join(root, 'data', 'cluster');
 const main = join(root, 'dist', 'main.js');
-const nodes = [1, 2, 3].map((i) => ({ id: `node${i}`, http: 8080 + i, raft: 7000 + i }));
-const peers = nodes.map((n) => `${n.id}=127.0.0.1:${n.raft}`).join(',');
-const children = [];
+
+const usage = `usage: npm run cluster [-- options]
+  --lb-port N          nginx's port (8080)
+  --http-ports A,B,C   the nodes' client ports (8081,8082,8083)
+  --raft-ports A,B,C   the nodes' Raft ports (7001,7002,7003)
+  --data-dir DIR       the nodes' data dirs and nginx's files go under DIR (./data/cluster)
+  --no-restart         leave a process that dies down (SIGHUP to the launcher starts it again)
+A process that dies is started again on its own data dir after 1 s (doubling up to 30 s while it keeps dying), as a
+container's restart policy would; one that exits with an error within 10 s of its start refused to start and is
+left down. Each process's pid is in DIR/<name>.pid (node1, node2, node3, nginx), the launcher's in DIR/launcher.pid.
+Environment: CLUSTER_NODE_ARGS adds node flags to every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".`;
 
 function log(line) {
   process.stdout.write(`[cluster] ${line}\n`);
 }
+
+function fail(message) {
+  process.stderr.write(`npm run cluster: ${message}\n${usage}\n`);
+  process.exit(2);
+}
+
+/** @returns {number[]} */
+function ports(value, name, count) {
+  const list = value.split(',').map((p) => p.trim());
+  if (list.length !== count) fail(`--${name} takes ${count} port${count === 1 ? '' : 's'}, got "${value}"`);
+  return list.map((p) => {
+    const n = Number(p);
+    if (!/^\d+$/.test(p) || n < 1 || n > 65535) fail(`--${name}: "${p}" is not a port (1-65535)`);
+    return n;
+  });
+}
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      'lb-port': { type: 'string', default: '8080' },
+      'http-ports': { type: 'string', default: '8081,8082,8083' },
+      'raft-ports': { type: 'string', default: '7001,7002,7003' },
+      'data-dir': { type: 'string', default: join(root, 'data', 'cluster') },
+      'no-restart': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  }).values;
+} catch (err) {
+  fail(err.message);
+}
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+const [lbPort] = ports(args['lb-port'], 'lb-port', 1);
+const httpPorts = ports(args['http-ports'], 'http-ports', 3);
+const raftPorts = ports(args['raft-ports'], 'raft-ports', 3);
+const all = [lbPort, ...httpPorts, ...raftPorts];
+if (new Set(all).size !== all.length) fail(`every port must differ: ${all.join(', ')}`);
+const dataDir = resolve(args['data-dir']);
+const nodes = [0, 1, 2].map((i) => ({ id: `node${i + 1}`, http: httpPorts[i], raft: raftPorts[i] }));
+const peers = nodes.map((n) => `${n.id}=127.0.0.1:${n.raft}`).join(',');
 
 function findNginx() {
   for (const candidate of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx']) {
@@ -42,39 +97,6 @@ function ensureNginx() {
   return installed;
 }
 
-function start(name, command, args, env) {
-  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const prefix = `[${name}] `;
-  const relay = (stream) => (chunk) => {
-    for (const line of chunk.toString().split('\n')) if (line !== '') stream.write(prefix + line + '\n');
-  };
-  child.stdout.on('data', relay(process.stdout));
-  child.stderr.on('data', relay(process.stderr));
-  child.on('exit', (code, signal) => {
-    log(`${name} exited (${signal ?? code})`);
-    if (!stopping) stopAll(1);
-  });
-  children.push(child);
-  return child;
-}
-
-let stopping = false;
-function stopAll(code) {
-  if (stopping) return;
-  stopping = true;
-  log('stopping');
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  setTimeout(() => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    process.exit(code);
-  }, 5000).unref();
-  Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null
-    : new Promise((r) => c.once('exit', r))))).then(() => process.exit(code));
-}
-
-process.on('SIGINT', () => stopAll(0));
-process.on('SIGTERM', () => stopAll(0));
-
 if (!existsSync(main)) {
   process.stderr.write('dist/main.js is missing: run npm install (it builds through prepare) or npm run build\n');
   process.exit(1);
@@ -84,16 +106,42 @@ const nodeArgs = (process.env.CLUSTER_NODE_ARGS ?? '').split(' ').filter((a) => 
 const nginx = ensureNginx();
 const nginxPrefix = join(dataDir, 'nginx');
 for (const dir of ['tmp/body', 'tmp/proxy', 'tmp/fastcgi', 'tmp/uwsgi', 'tmp/scgi']) mkdirSync(join(nginxPrefix, dir), { recursive: true });
+// cluster/nginx.conf as shipped, pointed at this run's ports (the same text with the default ports).
+const nginxConf = join(nginxPrefix, 'nginx.conf');
+writeFileSync(nginxConf, pointAt(readFileSync(join(root, 'cluster', 'nginx.conf'), 'utf8'), httpPorts, lbPort));
+const launcherPid = join(dataDir, 'launcher.pid');
+writeFileSync(launcherPid, `${process.pid}\n`);
+
+const supervisor = new Supervisor({
+  cwd: root, autoRestart: !args['no-restart'], log,
+  exit: (code) => {
+    rmSync(launcherPid, { force: true });
+    process.exit(code);
+  },
+});
+process.on('SIGINT', () => supervisor.stopAll(0));
+process.on('SIGTERM', () => supervisor.stopAll(0));
+process.on('SIGHUP', () => supervisor.startDown());
+
 for (const n of nodes) {
-  // As `npm start`: V8's young generation at half its default size (see the README's Performance section).
-  start(n.id, process.execPath, ['--max-semi-space-size=8', ...nodeArgs, main], {
-    NODE_ID: n.id, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(n.http), RAFT_HOST: '127.0.0.1', RAFT_PORT: String(n.raft),
-    ADVERTISE_HOST: '127.0.0.1', PEERS: peers, BOOTSTRAP_EXPECT: '3', DATA_DIR: join(dataDir, n.id),
-    // As `npm start`: two malloc arenas, not one per thread, and large blocks given back to the system when freed;
-    // see the README's Performance section.
-    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
-    MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '131072',
+  mkdirSync(join(dataDir, n.id), { recursive: true });
+  supervisor.add({
+    name: n.id, command: process.execPath, essential: false, pidFile: join(dataDir, `${n.id}.pid`),
+    // As `npm start`: V8's young generation at half its default size (see the README's Performance section).
+    args: ['--max-semi-space-size=8', ...nodeArgs, main],
+    env: {
+      NODE_ID: n.id, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(n.http), RAFT_HOST: '127.0.0.1', RAFT_PORT: String(n.raft),
+      ADVERTISE_HOST: '127.0.0.1', PEERS: peers, BOOTSTRAP_EXPECT: '3', DATA_DIR: join(dataDir, n.id),
+      // As `npm start`: two malloc arenas, not one per thread, and large blocks given back to the system when freed;
+      // see the README's Performance section.
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '131072',
+    },
   });
 }
-start('nginx', nginx, ['-p', `${nginxPrefix}/`, '-c', join(root, 'cluster', 'nginx.conf'), '-e', join(nginxPrefix, 'error.log')], {});
-log('nodes on http://127.0.0.1:8081-8083, nginx on http://127.0.0.1:8080; Ctrl-C stops all of it');
+supervisor.add({
+  name: 'nginx', command: nginx, essential: true, pidFile: join(dataDir, 'nginx.pid'),
+  args: ['-p', `${nginxPrefix}/`, '-c', nginxConf, '-e', join(nginxPrefix, 'error.log')], env: {},
+});
+log(`nodes on http://127.0.0.1:${httpPorts.join(', :')}, nginx on http://127.0.0.1:${lbPort}; pids in ${dataDir}/*.pid; ` +
+  `${args['no-restart'] ? 'a process that dies stays down (SIGHUP starts it again)' : 'a process that dies is started again'}; Ctrl-C stops all of it`);

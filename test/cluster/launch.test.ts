@@ -1,0 +1,203 @@
+// `npm run cluster` (cluster/launch.mjs) as a user runs it, on free ports: a node killed with -9 is started again
+// on its data dir while nginx keeps taking writes; with --no-restart it stays down until SIGHUP; a node that refuses
+// to start is left down without taking the others with it; SIGTERM stops every process it started.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { pointAt } from '../../cluster/nginx-conf.mjs';
+import { fetchAnswer, freePort, waitFor } from './process-cluster.js';
+
+const rootDir = join(import.meta.dirname, '..', '..');
+const names = ['node1', 'node2', 'node3'] as const;
+
+class Launched {
+  readonly output: string[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcess, readonly dir: string, readonly lbUrl: string, readonly httpPorts: number[]) {
+    let partial = '';
+    const collect = (chunk: Buffer): void => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      this.output.push(...lines.filter((l) => l.startsWith('[cluster]')));
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  static async start(extraArgs: string[] = [], httpPorts?: number[]): Promise<Launched> {
+    const dir = mkdtempSync(join(tmpdir(), 'sdb-launch-'));
+    const lbPort = await freePort();
+    httpPorts ??= [await freePort(), await freePort(), await freePort()];
+    const raftPorts = [await freePort(), await freePort(), await freePort()];
+    const child = spawn(process.execPath, [join(rootDir, 'cluster', 'launch.mjs'), '--lb-port', String(lbPort),
+      '--http-ports', httpPorts.join(','), '--raft-ports', raftPorts.join(','), '--data-dir', dir, ...extraArgs],
+    { cwd: rootDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    return new Launched(child, dir, `http://127.0.0.1:${lbPort}`, httpPorts);
+  }
+
+  pid(name: string): number | null {
+    const file = join(this.dir, `${name}.pid`);
+    return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : null;
+  }
+
+  async waitForLines(pattern: RegExp, what: string, timeoutMs = 20_000): Promise<void> {
+    await waitFor(async () => this.output.some((l) => pattern.test(l)), timeoutMs, `${what} in the launcher's output`);
+  }
+
+  async waitReady(index: number, timeoutMs = 30_000): Promise<void> {
+    await waitFor(async () => (await fetchAnswer(`http://127.0.0.1:${this.httpPorts[index]}/ready`, 'GET', undefined, {}, 1000)).status === 200,
+      timeoutMs, `${names[index]} ready`);
+  }
+
+  async leader(): Promise<string> {
+    let id = '';
+    await waitFor(async () => {
+      const r = await fetchAnswer(`${this.lbUrl}/debug/cluster`, 'GET', undefined, {}, 1000);
+      id = (r.body as { leader_id?: string }).leader_id ?? '';
+      return r.status === 200 && id !== '';
+    }, 30_000, 'a leader through nginx');
+    return id;
+  }
+
+  create(id: string): Promise<number> {
+    return fetchAnswer(`${this.lbUrl}/jobs`, 'POST', {
+      id, type: 'unico', timestamp: '2035-01-01T00:00:00Z', webhook_url: 'http://127.0.0.1:9/hook',
+    }, {}, 3000).then((r) => r.status, () => 0);
+  }
+
+  /** SIGTERM to the launcher; its exit code. Kills what it left running by PID if it does not stop in time. */
+  async stop(): Promise<number | null> {
+    const pids = [...names, 'nginx'].map((n) => this.pid(n)).filter((p): p is number => p !== null);
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    const code = await Promise.race([this.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 20_000))]);
+    if (code === 'late') {
+      this.child.kill('SIGKILL');
+      for (const p of pids) killQuietly(p);
+      return null;
+    }
+    return code;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (_err) {
+    return false;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (_err) {
+    // Already gone.
+  }
+}
+
+t.test('the launcher points the shipped nginx config at its ports, and leaves the default ports as shipped', async (t) => {
+  const shipped = readFileSync(join(rootDir, 'cluster', 'nginx.conf'), 'utf8');
+  t.equal(pointAt(shipped, [8081, 8082, 8083], 8080), shipped);
+  const pointed = pointAt(shipped, [9001, 9002, 9003], 9000);
+  t.match(pointed, /listen 127\.0\.0\.1:9000 /);
+  t.notMatch(pointed, /808\d/);
+  // node2's own upstream: its port first, the two others as backups.
+  t.match(pointed, /upstream scheduled_db_n2 \{\s*server 127\.0\.0\.1:9002 [^}]*server 127\.0\.0\.1:9001 backup;\s*server 127\.0\.0\.1:9003 backup;/);
+  t.throws(() => pointAt(shipped, [9001, 9002], 9000), /names 3 node ports, not 2/);
+});
+
+t.test('a kill -9 of the leader: nginx keeps taking writes, the node comes back on its data dir', async (t) => {
+  const c = await Launched.start();
+  t.teardown(async () => {
+    await c.stop();
+    rmSync(c.dir, { recursive: true, force: true });
+  });
+  await Promise.all([0, 1, 2].map((i) => c.waitReady(i)));
+  const leader = await c.leader();
+  t.equal(await c.create('before-kill'), 201, 'a write through nginx');
+  const pid = c.pid(leader);
+  t.ok(pid !== null && alive(pid), `${leader}'s pid file names a live process`);
+  process.kill(pid!, 'SIGKILL');
+
+  let after = 0;
+  await waitFor(async () => (await c.create(`after-kill-${after++}`)) === 201, 20_000, 'a write through nginx after the kill');
+  await c.waitForLines(new RegExp(`${leader} exited \\(SIGKILL\\) after [\\d.]+ s; starting it again in 1 s`), 'the restart');
+  await waitFor(async () => {
+    const again = c.pid(leader);
+    return again !== null && again !== pid && alive(again);
+  }, 20_000, `${leader} started again`);
+  await c.waitReady(names.indexOf(leader as typeof names[number]));
+  t.notOk(alive(pid!), 'the killed process is gone');
+  t.equal(c.child.exitCode, null, 'the launcher still runs');
+  const read = await fetchAnswer(`${c.lbUrl}/jobs/before-kill?consistency=strong`, 'GET', undefined, {}, 5000);
+  t.equal(read.status, 200, 'the job written before the kill is there');
+
+  const pids = [...names, 'nginx'].map((n) => c.pid(n));
+  t.ok(pids.every((p) => p !== null), 'a pid file for each process');
+  t.equal(await c.stop(), 0, 'SIGTERM stops the launcher with code 0');
+  t.same(pids.filter((p) => p !== null && alive(p)), [], 'no process it started is left');
+  t.same([...names, 'nginx', 'launcher'].filter((n) => existsSync(join(c.dir, `${n}.pid`))), [], 'the pid files are removed');
+});
+
+t.test('--no-restart: a refusal to start and a kill leave one node down, the others run; SIGHUP starts it again', async (t) => {
+  // node3's client port is taken, so node3 refuses to start (exit 1 at once).
+  const httpPorts = [await freePort(), await freePort(), await freePort()];
+  const squatter: Server = createServer();
+  await new Promise<void>((resolve) => squatter.listen(httpPorts[2], '127.0.0.1', resolve));
+  const c0 = await Launched.start(['--no-restart'], httpPorts);
+  t.teardown(async () => {
+    squatter.close();
+    await c0.stop();
+    rmSync(c0.dir, { recursive: true, force: true });
+  });
+  await c0.waitForLines(/node3 refused to start \(code 1\); left down: fix the cause .*send SIGHUP to pid \d+/, 'node3\'s refusal');
+  t.equal(c0.pid('node3'), null, 'node3 has no pid file');
+  t.ok([c0.pid('node1'), c0.pid('node2')].every((p) => p !== null && alive(p)), 'node1 and node2 run on');
+  t.equal(c0.child.exitCode, null, 'the launcher still runs');
+
+  await new Promise<void>((resolve) => squatter.close(() => resolve()));
+  c0.child.kill('SIGHUP');
+  await Promise.all([0, 1, 2].map((i) => c0.waitReady(i)));
+  t.equal(await c0.create('after-sighup'), 201, 'the three nodes elected a leader once node3 started');
+
+  const pid1 = c0.pid('node1')!;
+  process.kill(pid1, 'SIGKILL');
+  await c0.waitForLines(/node1 exited \(SIGKILL\); left down \(--no-restart\)/, 'node1 left down');
+  await new Promise((r) => setTimeout(r, 1500));
+  t.equal(c0.pid('node1'), null, 'node1 stays down');
+  let n = 0;
+  await waitFor(async () => (await c0.create(`node1-down-${n++}`)) === 201, 20_000, 'a write with node1 down');
+  c0.child.kill('SIGHUP');
+  await c0.waitReady(0);
+  const pidAgain = c0.pid('node1');
+  t.ok(pidAgain !== null && pidAgain !== pid1 && alive(pidAgain), 'SIGHUP started node1 again');
+  t.equal(await c0.stop(), 0);
+});
+
+t.test('bad options: exit 2 and the usage, nothing started', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sdb-launch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [args, message] of [
+    [['--http-ports', '9001,9002'], /--http-ports takes 3 ports, got "9001,9002"/],
+    [['--lb-port', '70000'], /--lb-port: "70000" is not a port/],
+    [['--http-ports', '9001,9001,9002'], /every port must differ/],
+    [['--bogus'], /Unknown option '--bogus'/],
+  ] as const) {
+    const child = spawn(process.execPath, [join(rootDir, 'cluster', 'launch.mjs'), '--data-dir', dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    t.equal(code, 2, args.join(' '));
+    t.match(err, message);
+    t.match(err, /usage: npm run cluster/);
+  }
+  t.same(readdirSync(dir), [], 'nothing written to the data dir');
+});
