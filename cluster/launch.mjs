@@ -17,7 +17,7 @@ const usage = `usage: npm run cluster [-- options]
   --http-ports A,B,C   the nodes' client ports (8081,8082,8083)
   --raft-ports A,B,C   the nodes' Raft ports (7001,7002,7003)
   --data-dir DIR       the nodes' data dirs and nginx's files go under DIR (./data/cluster)
-  --no-restart         leave a process that dies down (SIGHUP to the launcher starts it again)
+  --no-restart         leave a process that dies down (SIGUSR2 to the launcher starts it again)
 A process that dies is started again on its own data dir after 1 s (doubling up to 30 s while it keeps dying), as a
 container's restart policy would; one that exits with an error within 10 s of its start refused to start and is
 left down. Each process's pid is in DIR/<name>.pid (node1, node2, node3, nginx), the launcher's in DIR/launcher.pid.
@@ -119,9 +119,12 @@ const supervisor = new Supervisor({
     process.exit(code);
   },
 });
-process.on('SIGINT', () => supervisor.stopAll(0));
-process.on('SIGTERM', () => supervisor.stopAll(0));
-process.on('SIGHUP', () => supervisor.startDown());
+// SIGHUP (the terminal closed) stops everything, as it stopped the launcher before it supervised anything.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => supervisor.stopAll(0));
+// Node ignores SIGPIPE: when whoever reads the launcher's output goes away (a closed pipe), stop everything rather
+// than leave the processes running with no one to see them.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => supervisor.stopAll(1));
+process.on('SIGUSR2', () => supervisor.startDown());
 
 for (const n of nodes) {
   mkdirSync(join(dataDir, n.id), { recursive: true });
@@ -144,4 +147,4 @@ supervisor.add({
   args: ['-p', `${nginxPrefix}/`, '-c', nginxConf, '-e', join(nginxPrefix, 'error.log')], env: {},
 });
 log(`nodes on http://127.0.0.1:${httpPorts.join(', :')}, nginx on http://127.0.0.1:${lbPort}; pids in ${dataDir}/*.pid; ` +
-  `${args['no-restart'] ? 'a process that dies stays down (SIGHUP starts it again)' : 'a process that dies is started again'}; Ctrl-C stops all of it`);
+  `${args['no-restart'] ? 'a process that dies stays down (SIGUSR2 starts it again)' : 'a process that dies is started again'}; Ctrl-C stops all of it`);

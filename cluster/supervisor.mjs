@@ -13,7 +13,7 @@ const maxBackoffMs = 30_000;
 /**
  * What to do after a process exits on its own: `restart` after `delayMs`, or leave it `down`.
  * `refused`: it exited with a code within `refusalWindowMs` of its start, so starting it again would only repeat
- * that. `autoRestart` false leaves every process down (SIGHUP to the launcher starts them again).
+ * that. `autoRestart` false leaves every process down (SIGUSR2 to the launcher starts them again).
  * @param {{ code: number | null, ranMs: number, lastDelayMs: number, autoRestart: boolean }} exit
  * @returns {{ action: 'restart', delayMs: number } | { action: 'down', refused: boolean }}
  */
@@ -50,10 +50,10 @@ export class Supervisor {
     this.#start(spec.name);
   }
 
-  /** Starts every process that is down now (SIGHUP), at once and with its backoff reset. */
+  /** Starts every process that is down now (SIGUSR2), at once and with its backoff reset. */
   startDown() {
     const down = [...this.#entries.values()].filter((e) => e.child === null);
-    if (down.length === 0) this.options.log('SIGHUP: every process is running');
+    if (down.length === 0) this.options.log('SIGUSR2: every process is running');
     for (const e of down) {
       if (e.timer !== null) clearTimeout(e.timer);
       e.timer = null;
@@ -136,8 +136,8 @@ export class Supervisor {
       return;
     }
     this.options.log(next.refused
-      ? `${name} refused to start (${how}); left down: fix the cause (see its lines above), then send SIGHUP to pid ${process.pid} to start it again`
-      : `${name} exited (${how}); left down (--no-restart): send SIGHUP to pid ${process.pid} to start every process that is down`);
+      ? `${name} refused to start (${how}); left down: fix the cause (see its lines above), then send SIGUSR2 to pid ${process.pid} to start it again`
+      : `${name} exited (${how}); left down (--no-restart): send SIGUSR2 to pid ${process.pid} to start every process that is down`);
     const nodes = [...this.#entries.values()].filter((x) => !x.spec.essential);
     if (nodes.every((x) => x.child === null && x.timer === null && x.refused)) {
       this.options.log('no node could start');
