@@ -2,12 +2,13 @@
 // sent to one node at most once, however that node fails, while other requests still move on to the next node; a
 // write a follower sends on (421 naming the leader) reaches the leader once, whole, and a dead leader's backups.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { forwardTimeoutMs, proposalTimeoutMs, stateDigestWaitMs } from '../../src/config/limits.js';
 import { Nginx } from '../faults/nginx.js';
 import { freePort } from './process-cluster.js';
 
@@ -135,3 +136,24 @@ t.test('a leader that is gone gets nothing: its backups, which forward, get the 
   t.equal(hits('POST /jobs?unknown=1 {}'), 1, 'once, without the redirect header: that node forwards it');
 });
 
+
+t.test('nginx waits for an answer as long as a node may take, and not much longer', async (t) => {
+  // Each location's proxy_read_timeout, by the location it sits in.
+  const conf = readFileSync(join(import.meta.dirname, '..', '..', 'cluster', 'nginx.conf'), 'utf8').replace(/#.*$/gm, '');
+  const timeouts = conf.split(/\blocation\s+/).slice(1).map((block) => ({
+    location: block.slice(0, block.indexOf('{')).trim(),
+    seconds: Number(/proxy_read_timeout\s+(\d+)s;/.exec(block)?.[1] ?? NaN),
+  }));
+  t.equal(timeouts.length, 5, 'every location that proxies sets its own');
+  const longestAnswerMs = Math.max(forwardTimeoutMs, proposalTimeoutMs);
+  for (const { location, seconds } of timeouts) {
+    if (location === '= /cluster/check-state') {
+      t.ok(seconds * 1000 > stateDigestWaitMs + longestAnswerMs, `${location}: ${seconds} s outlasts the digest wait`);
+      continue;
+    }
+    // Longer than any answer a running node gives (so nginx never cuts one), short enough that a paused node
+    // holds a client for seconds rather than a minute.
+    t.ok(seconds * 1000 >= longestAnswerMs + 5000, `${location}: ${seconds} s outlasts a node's own ${longestAnswerMs} ms`);
+    t.ok(seconds <= 20, `${location}: ${seconds} s is not a minute`);
+  }
+});
