@@ -97,6 +97,28 @@ function ensureNginx() {
   return installed;
 }
 
+/** The pid in `file` if it names a running launcher (not a stale file, not a pid the system gave to another process). */
+function runningLauncher(file) {
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('launch.mjs') ? pid : null;
+  } catch {
+    return null; // Gone, or not Linux: a stale file is the likelier case.
+  }
+}
+
+// A second launcher on the same data dir would overwrite the first one's pid files, and its nodes would find
+// their stores locked by the first one's.
+const launcherPid = join(dataDir, 'launcher.pid');
+const other = runningLauncher(launcherPid);
+if (other !== null) {
+  process.stderr.write(`npm run cluster: another launcher (pid ${other}) runs on ${dataDir}; stop it first, or give this one --data-dir\n`);
+  process.exit(1);
+}
+mkdirSync(dataDir, { recursive: true });
+
 if (!existsSync(main)) {
   process.stderr.write('dist/main.js is missing: run npm install (it builds through prepare) or npm run build\n');
   process.exit(1);
@@ -109,7 +131,6 @@ for (const dir of ['tmp/body', 'tmp/proxy', 'tmp/fastcgi', 'tmp/uwsgi', 'tmp/scg
 // cluster/nginx.conf as shipped, pointed at this run's ports (the same text with the default ports).
 const nginxConf = join(nginxPrefix, 'nginx.conf');
 writeFileSync(nginxConf, pointAt(readFileSync(join(root, 'cluster', 'nginx.conf'), 'utf8'), httpPorts, lbPort));
-const launcherPid = join(dataDir, 'launcher.pid');
 writeFileSync(launcherPid, `${process.pid}\n`);
 
 const supervisor = new Supervisor({

@@ -146,6 +146,17 @@ t.test('a kill -9 of the leader: nginx keeps taking writes, the node comes back 
 
   const pids = [...names, 'nginx'].map((n) => c.pid(n));
   t.ok(pids.every((p) => p !== null), 'a pid file for each process');
+
+  const second = spawn(process.execPath, [join(rootDir, 'cluster', 'launch.mjs'), '--lb-port', String(await freePort()),
+    '--http-ports', `${await freePort()},${await freePort()},${await freePort()}`,
+    '--raft-ports', `${await freePort()},${await freePort()},${await freePort()}`, '--data-dir', c.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let secondErr = '';
+  second.stderr.on('data', (b: Buffer) => {
+    secondErr += b.toString();
+  });
+  t.equal(await new Promise((resolve) => second.once('close', resolve)), 1, 'a second launcher on the same data dir stops');
+  t.match(secondErr, new RegExp(`another launcher \\(pid ${c.child.pid}\\) runs on `));
+  t.same([...names, 'nginx'].map((n) => c.pid(n)), pids, 'and leaves the first one\'s pid files alone');
   t.equal(await c.stop(), 0, 'SIGTERM stops the launcher with code 0');
   t.same(pids.filter((p) => p !== null && alive(p)), [], 'no process it started is left');
   t.same([...names, 'nginx', 'launcher'].filter((n) => existsSync(join(c.dir, `${n}.pid`))), [], 'the pid files are removed');
