@@ -99,7 +99,11 @@ export class Supervisor {
     };
     child.stdout.on('data', relay(process.stdout));
     child.stderr.on('data', relay(process.stderr));
-    child.once('error', (err) => this.options.log(`${name} could not be started: ${err.message}`));
+    child.once('error', (err) => {
+      this.options.log(`${name} could not be started: ${err.message}`);
+      // A spawn that failed emits no 'exit': count it as a refusal to start.
+      if (child.pid === undefined) this.#exited(name, child, 127, null);
+    });
     e.child = child;
     e.startedAt = Date.now();
     e.refused = false;
