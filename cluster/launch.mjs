@@ -145,12 +145,19 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => s
 // Node ignores SIGPIPE: when whoever reads the launcher's output goes away (a closed pipe), stop everything rather
 // than leave the processes running with no one to see them.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => supervisor.stopAll(1));
+// A launcher that dies leaves its processes running unsupervised: on a bug of its own, stop them first.
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.on(event, (err) => {
+    process.stderr.write(`[cluster] ${event}: ${err?.stack ?? err}\n`);
+    supervisor.stopAll(1);
+  });
+}
 process.on('SIGUSR2', () => supervisor.startDown());
 
 for (const n of nodes) {
   mkdirSync(join(dataDir, n.id), { recursive: true });
   supervisor.add({
-    name: n.id, command: process.execPath, essential: false, pidFile: join(dataDir, `${n.id}.pid`),
+    name: n.id, command: process.execPath, essential: false, group: false, pidFile: join(dataDir, `${n.id}.pid`),
     // As `npm start`: V8's young generation at half its default size (see the README's Performance section).
     args: ['--max-semi-space-size=8', ...nodeArgs, main],
     env: {
@@ -164,7 +171,7 @@ for (const n of nodes) {
   });
 }
 supervisor.add({
-  name: 'nginx', command: nginx, essential: true, pidFile: join(dataDir, 'nginx.pid'),
+  name: 'nginx', command: nginx, essential: true, group: true, pidFile: join(dataDir, 'nginx.pid'),
   args: ['-p', `${nginxPrefix}/`, '-c', nginxConf, '-e', join(nginxPrefix, 'error.log')], env: {},
 });
 log(`nodes on http://127.0.0.1:${httpPorts.join(', :')}, nginx on http://127.0.0.1:${lbPort}; pids in ${dataDir}/*.pid; ` +

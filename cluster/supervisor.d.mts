@@ -9,6 +9,7 @@ export interface ProcessSpec {
   env: Record<string, string>;
   pidFile: string;
   essential: boolean;
+  group: boolean;
 }
 export class Supervisor {
   constructor(options: { cwd: string; autoRestart: boolean; log: (line: string) => void; exit: (code: number) => void });

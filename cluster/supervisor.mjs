@@ -9,6 +9,11 @@ export const refusalWindowMs = 10_000;
 const steadyMs = 60_000;
 const firstBackoffMs = 1_000;
 const maxBackoffMs = 30_000;
+/**
+ * How long a stop waits for each process before SIGKILL: a node's own SIGTERM shutdown (hand-over, client and
+ * webhook drains) gives up by 15 s (shutdownOverdueMs in src/config/limits.ts).
+ */
+const stopGraceMs = 20_000;
 
 /**
  * What to do after a process exits on its own: `restart` after `delayMs`, or leave it `down`.
@@ -27,8 +32,10 @@ export function afterExit({ code, ranMs, lastDelayMs, autoRestart }) {
 
 /**
  * @typedef {{ name: string, command: string, args: string[], env: Record<string, string>, pidFile: string,
- *   essential: boolean }} ProcessSpec
+ *   essential: boolean, group: boolean }} ProcessSpec
  * `essential`: the cluster cannot run without it (nginx, the front door), so its refusal to start stops everything.
+ * `group`: it starts processes of its own (nginx's workers), which outlive it when it is killed: its whole process
+ * group is killed once it exits.
  */
 
 export class Supervisor {
@@ -62,7 +69,7 @@ export class Supervisor {
     }
   }
 
-  /** SIGTERM to every process (a node hands over leadership), SIGKILL to any still running 5 s later, then exit. */
+  /** SIGTERM to every process (a node hands over leadership), SIGKILL to any still running 20 s later, then exit. */
   stopAll(code) {
     if (this.#stopping) return;
     this.#stopping = true;
@@ -77,13 +84,16 @@ export class Supervisor {
       }
     }
     const exit = () => {
-      for (const e of this.#entries.values()) rmSync(e.spec.pidFile, { force: true });
+      for (const e of this.#entries.values()) this.#removePidFile(e.spec);
       this.options.exit(code);
     };
     setTimeout(() => {
-      for (const e of this.#entries.values()) e.child?.kill('SIGKILL');
+      for (const e of this.#entries.values()) {
+        if (e.child !== null) this.options.log(`${e.spec.name} still running after ${stopGraceMs / 1000} s: SIGKILL`);
+        e.child?.kill('SIGKILL');
+      }
       exit();
-    }, 5000).unref();
+    }, stopGraceMs).unref();
     void Promise.all(running).then(exit);
   }
 
@@ -92,13 +102,13 @@ export class Supervisor {
     if (e === undefined || this.#stopping) return;
     e.timer = null;
     const { spec } = e;
-    const child = spawn(spec.command, spec.args, { cwd: this.options.cwd, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const prefix = `[${name}] `;
-    const relay = (stream) => (chunk) => {
-      for (const line of chunk.toString().split('\n')) if (line !== '') stream.write(prefix + line + '\n');
-    };
-    child.stdout.on('data', relay(process.stdout));
-    child.stderr.on('data', relay(process.stderr));
+    // Detached: a process group of its own, so a terminal's Ctrl-C or hang-up reaches the launcher alone, which
+    // stops each process in order (a node hands over first), and nginx's workers can be killed with their master.
+    const child = spawn(spec.command, spec.args, {
+      cwd: this.options.cwd, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    });
+    relayLines(child.stdout, process.stdout, `[${name}] `);
+    relayLines(child.stderr, process.stderr, `[${name}] `);
     child.once('error', (err) => {
       this.options.log(`${name} could not be started: ${err.message}`);
       // A spawn that failed emits no 'exit': count it as a refusal to start.
@@ -109,17 +119,36 @@ export class Supervisor {
     e.refused = false;
     if (child.pid !== undefined) {
       // So a fault script can find each process: kill -9 "$(cat data/cluster/node2.pid)".
-      writeFileSync(spec.pidFile, `${child.pid}\n`);
+      try {
+        writeFileSync(spec.pidFile, `${child.pid}\n`);
+      } catch (err) {
+        this.options.log(`${name}: cannot write ${spec.pidFile}: ${err.message}`);
+      }
       this.options.log(`${name} started, pid ${child.pid}`);
     }
     child.once('exit', (code, signal) => this.#exited(name, child, code, signal));
+  }
+
+  #removePidFile(spec) {
+    try {
+      rmSync(spec.pidFile, { force: true });
+    } catch (err) {
+      this.options.log(`cannot remove ${spec.pidFile}: ${err.message}`);
+    }
   }
 
   #exited(name, child, code, signal) {
     const e = this.#entries.get(name);
     if (e === undefined || e.child !== child) return;
     e.child = null;
-    rmSync(e.spec.pidFile, { force: true });
+    this.#removePidFile(e.spec);
+    if (e.spec.group && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // The group is empty: its workers went with it.
+      }
+    }
     const how = signal ?? `code ${code}`;
     if (this.#stopping) {
       this.options.log(`${name} exited (${how})`);
@@ -148,4 +177,17 @@ export class Supervisor {
       this.stopAll(1);
     }
   }
+}
+
+/** Copies `from` to `to` line by line, each prefixed, so a long line read in two chunks stays one line. */
+function relayLines(from, to, prefix) {
+  let partial = '';
+  from.on('data', (chunk) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (line !== '') to.write(prefix + line + '\n');
+  });
+  from.on('end', () => {
+    if (partial !== '') to.write(prefix + partial + '\n');
+  });
 }

@@ -18,14 +18,17 @@ class Launched {
   readonly exited: Promise<number | null>;
 
   constructor(readonly child: ChildProcess, readonly dir: string, readonly lbUrl: string, readonly httpPorts: number[]) {
-    let partial = '';
-    const collect = (chunk: Buffer): void => {
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      this.output.push(...lines.filter((l) => l.startsWith('[cluster]')));
+    // One partial line per stream: a line of one must not be glued to a piece of the other.
+    const collect = (stream: NodeJS.ReadableStream | null): void => {
+      let partial = '';
+      stream?.on('data', (chunk: Buffer) => {
+        const lines = (partial + chunk.toString()).split('\n');
+        partial = lines.pop() ?? '';
+        this.output.push(...lines.filter((l) => l.startsWith('[cluster]')));
+      });
     };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
+    collect(child.stdout);
+    collect(child.stderr);
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
@@ -93,6 +96,18 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The processes whose parent is `pid`, from /proc. */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid ? [Number(d)] : [];
+    } catch (_err) {
+      return []; // exited while we looked
+    }
+  });
+}
+
 function killQuietly(pid: number): void {
   try {
     process.kill(pid, 'SIGKILL');
@@ -143,6 +158,19 @@ t.test('a kill -9 of the leader: nginx keeps taking writes, the node comes back 
   t.equal(c.child.exitCode, null, 'the launcher still runs');
   const read = await fetchAnswer(`${c.lbUrl}/jobs/before-kill?consistency=strong`, 'GET', undefined, {}, 5000);
   t.equal(read.status, 200, 'the job written before the kill is there');
+
+  // nginx killed: its workers (which would keep serving on the port) go with it, and it comes back.
+  const master = c.pid('nginx')!;
+  const workers = childrenOf(master);
+  t.ok(workers.length >= 1, `nginx's master ${master} has its workers (${workers.join(', ')})`);
+  process.kill(master, 'SIGKILL');
+  await waitFor(async () => {
+    const again = c.pid('nginx');
+    return again !== null && again !== master && alive(again);
+  }, 20_000, 'nginx started again');
+  await waitFor(async () => workers.every((w) => !alive(w)), 5000, 'the killed nginx\'s workers gone');
+  let afterNginx = 0;
+  await waitFor(async () => (await c.create(`after-nginx-${afterNginx++}`)) === 201, 20_000, 'a write through the new nginx');
 
   const pids = [...names, 'nginx'].map((n) => c.pid(n));
   t.ok(pids.every((p) => p !== null), 'a pid file for each process');
