@@ -301,6 +301,7 @@ export function raftServiceOptions(config: Config, peerTls: RaftServiceOptions['
     maxPendingReads: limits.pendingReadsMax, snapshotEntriesThreshold: config.snapshotCount,
     snapshotLogBytesThreshold: limits.snapshotLogBytesThreshold,
     peerBodyBytesMax: limits.peerBodyBytesMax, requestReceiveMs: limits.requestReceiveMs, proposalTimeoutMs: limits.proposalTimeoutMs,
+    forwardTimeoutMs: limits.forwardTimeoutMs,
     logger, onFatal, checkProposal: commandProblemOf,
   };
 }

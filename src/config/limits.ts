@@ -33,8 +33,11 @@ export const requestReceiveMs = 30_000;
  * default is 100, which answered 414 for every route of a job whose id it had just created.
  */
 export const pathParamCharsMax = 256;
-/** How long a follower waits for the leader's answer to a forwarded write. */
-export const forwardTimeoutMs = 10_000;
+/**
+ * How long a follower waits for the leader's answer to a forwarded write: a second past the leader's own proposal
+ * timeout, so the leader's 504 outcome_unknown arrives before the follower gives up on the connection.
+ */
+export const forwardTimeoutMs = 11_000;
 /** How long a write waits for its entry to commit and apply before it is answered 504 outcome_unknown. */
 export const proposalTimeoutMs = 10_000;
 
@@ -216,7 +219,7 @@ export function assertLimitRelations(l: Limits): void {
   assert.ok(l.webhookConnectionsPerOrigin >= l.webhooksInFlightMax,
     'limits: webhookConnectionsPerOrigin must be at least webhooksInFlightMax');
   // A follower's forward waits for the leader's own proposal timeout, so it must not give up first.
-  assert.ok(l.forwardTimeoutMs >= l.proposalTimeoutMs, 'limits: forwardTimeoutMs must be at least proposalTimeoutMs');
+  assert.ok(l.forwardTimeoutMs > l.proposalTimeoutMs, 'limits: forwardTimeoutMs must be above proposalTimeoutMs');
 }
 
 assertLimitRelations(limits);

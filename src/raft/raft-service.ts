@@ -62,6 +62,8 @@ export interface RaftServiceOptions {
   readonly peerBodyBytesMax: number;
   readonly requestReceiveMs: number;
   readonly proposalTimeoutMs: number;
+  /** How long a forwarded request waits for the leader's answer. */
+  readonly forwardTimeoutMs: number;
   readonly logger: Logger;
   readonly onFatal: (err: unknown) => void;
   /**
@@ -410,7 +412,7 @@ export class RaftService {
     };
     this.#forwardWatchers.add(watcher);
     try {
-      return await this.#transport.forward(leaderId, request, this.#options.proposalTimeoutMs + 1000, abandoned.signal);
+      return await this.#transport.forward(leaderId, request, this.#options.forwardTimeoutMs, abandoned.signal);
     } finally {
       this.#forwardWatchers.delete(watcher);
     }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/config/load.js';
-import { proposalTimeoutMs, stateDigestWaitMs } from '../../src/config/limits.js';
+import { forwardTimeoutMs, stateDigestWaitMs } from '../../src/config/limits.js';
 import { Nginx } from '../faults/nginx.js';
 import { freePort } from './process-cluster.js';
 
@@ -147,9 +147,9 @@ t.test('nginx waits for an answer as long as a node may take, and not much longe
   }));
   t.equal(timeouts.length, 5, 'every location that proxies sets its own');
   // The longest a running node with the default config takes to answer a write: RaftService's #route waits up to
-  // four election timeouts for a leader, then a forward waits for the leader's proposal timeout and a second more.
+  // four election timeouts for a leader, then its forward waits up to forwardTimeoutMs for the leader's answer.
   const config = loadConfig([], {});
-  const longestAnswerMs = 4 * config.electionTimeoutMs + proposalTimeoutMs + 1000;
+  const longestAnswerMs = 4 * config.electionTimeoutMs + forwardTimeoutMs;
   for (const { location, seconds } of timeouts) {
     if (location === '= /cluster/check-state') {
       t.ok(seconds * 1000 > stateDigestWaitMs + longestAnswerMs, `${location}: ${seconds} s outlasts the digest wait`);

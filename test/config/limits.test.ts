@@ -21,7 +21,7 @@ t.test('the bounds have their documented values', async (t) => {
   t.strictSame({ ...limits }, {
     batchJobsMax: 10_000, listLimitMax: 1000, listLimitDefault: 100, scheduleCountMax: 100, scheduleCountDefault: 10,
     clientBodyBytesMax: 32 * mib, payloadBytesMax: mib, jobBytesTypical: 2048, requestReceiveMs: 30_000, pathParamCharsMax: 256,
-    forwardTimeoutMs: 10_000,
+    forwardTimeoutMs: 11_000,
     proposalTimeoutMs: 10_000, raftTickMs: 50, inflightAppendsMax: 64, inflightBytesMax: 8 * mib, appendBytesMax: mib, applyBytesMax: 512 * 1024,
     batchEntryJobsMax: 1000, snapshotChunkBytes: mib,
     uncommittedBytesMax: 64 * mib, proposalBatchBytesMax: 8 * mib, snapshotLogBytesThreshold: 64 * mib,
@@ -56,7 +56,7 @@ t.test('each broken relation is caught with a message naming it', async (t) => {
     [{ snapshotChunkBytes: 16 * mib }, 'limits: snapshotChunkBytes must be below peerBodyBytesMax'],
     [{ proposalBatchBytesMax: 16 * mib, uncommittedBytesMax: 128 * mib }, 'limits: proposalBatchBytesMax must be below peerBodyBytesMax'],
     [{ uncommittedBytesMax: 4 * mib }, 'limits: proposalBatchBytesMax must be at most uncommittedBytesMax'],
-    [{ forwardTimeoutMs: 9999 }, 'limits: forwardTimeoutMs must be at least proposalTimeoutMs'],
+    [{ forwardTimeoutMs: 10_000 }, 'limits: forwardTimeoutMs must be above proposalTimeoutMs'],
     [{ fireEventsEntrySpacingMs: 51 }, 'limits: fireEventsEntrySpacingMs must be at most half of claimLeadMs'],
     [{ fireHandOverLeadMs: 100 }, 'limits: fireHandOverLeadMs must be below claimLeadMs'],
     [{ webhookConnectionsPerOrigin: 64 }, 'limits: webhookConnectionsPerOrigin must be at least webhooksInFlightMax'],
