@@ -182,8 +182,10 @@ export class Supervisor {
 /** Copies `from` to `to` line by line, each prefixed, so a long line read in two chunks stays one line. */
 function relayLines(from, to, prefix) {
   let partial = '';
+  // Decoded as a stream, so a character split between two chunks stays whole.
+  from.setEncoding('utf8');
   from.on('data', (chunk) => {
-    const lines = (partial + chunk.toString()).split('\n');
+    const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) if (line !== '') to.write(prefix + line + '\n');
   });
