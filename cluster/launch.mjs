@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pointAt } from './nginx-conf.mjs';
-import { Supervisor } from './supervisor.mjs';
+import { stopLeftBehind, Supervisor } from './supervisor.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'dist', 'main.js');
@@ -20,7 +20,8 @@ const usage = `usage: npm run cluster [-- options]
   --no-restart         leave a process that dies down (SIGUSR2 to the launcher starts it again)
 A process that dies is started again on its own data dir after 1 s (doubling up to 30 s while it keeps dying), as a
 container's restart policy would; one that exits with an error within 10 s of its start refused to start and is
-left down. Each process's pid is in DIR/<name>.pid (node1, node2, node3, nginx), the launcher's in DIR/launcher.pid.
+left down. Each process's pid is in DIR/<name>.pid (node1, node2, node3, nginx), the launcher's in DIR/launcher.pid;
+what a launcher killed with -9 left running on DIR is stopped first.
 Environment: CLUSTER_NODE_ARGS adds node flags to every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".`;
 
 function log(line) {
@@ -132,6 +133,17 @@ for (const dir of ['tmp/body', 'tmp/proxy', 'tmp/fastcgi', 'tmp/uwsgi', 'tmp/scg
 const nginxConf = join(nginxPrefix, 'nginx.conf');
 writeFileSync(nginxConf, pointAt(readFileSync(join(root, 'cluster', 'nginx.conf'), 'utf8'), httpPorts, lbPort));
 writeFileSync(launcherPid, `${process.pid}\n`);
+
+// A launcher that was SIGKILLed could not stop its processes: they hold the ports and the stores' locks, and no one
+// restarts them. Stop them before starting new ones.
+await stopLeftBehind([
+  ...nodes.map((n) => ({
+    name: n.id, pidFile: join(dataDir, `${n.id}.pid`), group: false,
+    owns: ({ cmdline, environ }) => cmdline.includes(main) && environ.includes(`DATA_DIR=${join(dataDir, n.id)}`),
+  })),
+  // nginx's master shows its command line as its process title, one string with spaces.
+  { name: 'nginx', pidFile: join(dataDir, 'nginx.pid'), group: true, owns: ({ cmdline }) => cmdline.join(' ').includes(`-c ${nginxConf}`) },
+], log);
 
 const supervisor = new Supervisor({
   cwd: root, autoRestart: !args['no-restart'], log,

@@ -17,3 +17,8 @@ export class Supervisor {
   startDown(): void;
   stopAll(code: number): void;
 }
+export function stopLeftBehind(
+  specs: { name: string; pidFile: string; group: boolean; owns: (proc: { cmdline: string[]; environ: string[] }) => boolean }[],
+  log: (line: string) => void,
+  graceMs?: number,
+): Promise<string[]>;

@@ -17,7 +17,8 @@ class Launched {
   readonly output: string[] = [];
   readonly exited: Promise<number | null>;
 
-  constructor(readonly child: ChildProcess, readonly dir: string, readonly lbUrl: string, readonly httpPorts: number[]) {
+  constructor(readonly child: ChildProcess, readonly dir: string, readonly lbUrl: string, readonly httpPorts: number[],
+    readonly args: string[]) {
     // One partial line per stream: a line of one must not be glued to a piece of the other.
     const collect = (stream: NodeJS.ReadableStream | null): void => {
       let partial = '';
@@ -37,10 +38,16 @@ class Launched {
     const lbPort = await freePort();
     httpPorts ??= [await freePort(), await freePort(), await freePort()];
     const raftPorts = [await freePort(), await freePort(), await freePort()];
-    const child = spawn(process.execPath, [join(rootDir, 'cluster', 'launch.mjs'), '--lb-port', String(lbPort),
-      '--http-ports', httpPorts.join(','), '--raft-ports', raftPorts.join(','), '--data-dir', dir, ...extraArgs],
-    { cwd: rootDir, stdio: ['ignore', 'pipe', 'pipe'] });
-    return new Launched(child, dir, `http://127.0.0.1:${lbPort}`, httpPorts);
+    const args = [join(rootDir, 'cluster', 'launch.mjs'), '--lb-port', String(lbPort),
+      '--http-ports', httpPorts.join(','), '--raft-ports', raftPorts.join(','), '--data-dir', dir, ...extraArgs];
+    const child = spawn(process.execPath, args, { cwd: rootDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    return new Launched(child, dir, `http://127.0.0.1:${lbPort}`, httpPorts, args);
+  }
+
+  /** A new launcher with this one's options: the same ports and data dir. */
+  again(): Launched {
+    const child = spawn(process.execPath, this.args, { cwd: rootDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    return new Launched(child, this.dir, this.lbUrl, this.httpPorts, this.args);
   }
 
   pid(name: string): number | null {
@@ -225,6 +232,43 @@ t.test('--no-restart: a refusal to start and a kill leave one node down, the oth
   const pids = [...names, 'nginx'].map((n) => c0.pid(n)!);
   t.equal(await c0.stop('SIGHUP'), 0, 'SIGHUP (a closed terminal) stops it too');
   t.same(pids.filter((p) => alive(p)), [], 'no process it started is left');
+});
+
+t.test('a launcher killed with -9 leaves its processes running; the next one on its data dir stops them first', async (t) => {
+  const first = await Launched.start();
+  let second: Launched | null = null;
+  let old: number[] = [];
+  t.teardown(async () => {
+    await first.stop();
+    await second?.stop();
+    // Should the second launcher not have stopped them.
+    for (const p of old) killQuietly(p);
+    rmSync(first.dir, { recursive: true, force: true });
+  });
+  await Promise.all([0, 1, 2].map((i) => first.waitReady(i)));
+  await first.leader();
+  t.equal(await first.create('before-launcher-kill'), 201, 'a write through nginx');
+  old = [...names, 'nginx'].map((n) => first.pid(n)!);
+  const workers = childrenOf(old[3]!);
+  old.push(...workers);
+  first.child.kill('SIGKILL');
+  await first.exited;
+  // Node has no parent-death signal, and nginx never writes to the launcher's pipes.
+  t.same(old.filter((p) => !alive(p)), [], 'its nodes, nginx and its workers still run');
+
+  second = first.again();
+  const launched = second;
+  for (const [i, name] of [...names, 'nginx'].entries()) {
+    await launched.waitForLines(new RegExp(`${name} \\(pid ${old[i]}\\) was left running by a launcher that died; stopping it`), `${name} stopped`);
+  }
+  await Promise.all([0, 1, 2].map((i) => launched.waitReady(i)));
+  t.same(old.filter((p) => alive(p)), [], 'every process the dead launcher started is gone, nginx\'s workers too');
+  const now = [...names, 'nginx'].map((n) => launched.pid(n));
+  t.ok(now.every((p, i) => p !== null && p !== old[i] && alive(p)), `new processes ${now.join(', ')}`);
+  await launched.leader();
+  const read = await fetchAnswer(`${launched.lbUrl}/jobs/before-launcher-kill?consistency=strong`, 'GET', undefined, {}, 5000);
+  t.equal(read.status, 200, 'the job written before is there');
+  t.equal(await launched.stop(), 0);
 });
 
 t.test('bad options: exit 2 and the usage, nothing started', async (t) => {
