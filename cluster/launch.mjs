@@ -7,7 +7,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pointAt } from './nginx-conf.mjs';
-import { stopLeftBehind, Supervisor } from './supervisor.mjs';
+import { LeftBehindError, stopLeftBehind } from './left-behind.mjs';
+import { Supervisor } from './supervisor.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'dist', 'main.js');
@@ -21,7 +22,7 @@ const usage = `usage: npm run cluster [-- options]
 A process that dies is started again on its own data dir after 1 s (doubling up to 30 s while it keeps dying), as a
 container's restart policy would; one that exits with an error within 10 s of its start refused to start and is
 left down. Each process's pid is in DIR/<name>.pid (node1, node2, node3, nginx), the launcher's in DIR/launcher.pid;
-what a launcher killed with -9 left running on DIR is stopped first.
+processes a launcher killed with -9 left running on DIR are found by those files and stopped first.
 Environment: CLUSTER_NODE_ARGS adds node flags to every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".`;
 
 function log(line) {
@@ -111,14 +112,52 @@ function runningLauncher(file) {
 }
 
 // A second launcher on the same data dir would overwrite the first one's pid files, and its nodes would find
-// their stores locked by the first one's.
+// their stores locked by the first one's. The file is created exclusively, so two launchers started at the same
+// moment cannot both pass.
 const launcherPid = join(dataDir, 'launcher.pid');
-const other = runningLauncher(launcherPid);
-if (other !== null) {
-  process.stderr.write(`npm run cluster: another launcher (pid ${other}) runs on ${dataDir}; stop it first, or give this one --data-dir\n`);
-  process.exit(1);
-}
 mkdirSync(dataDir, { recursive: true });
+function claim() {
+  try {
+    writeFileSync(launcherPid, `${process.pid}\n`, { flag: 'wx' });
+    return true;
+  } catch (err) {
+    if (err.code !== 'EEXIST') throw err;
+    return false;
+  }
+}
+if (!claim()) {
+  const other = runningLauncher(launcherPid);
+  if (other === null) rmSync(launcherPid, { force: true }); // Its launcher is gone.
+  if (other !== null || !claim()) {
+    process.stderr.write(`npm run cluster: another launcher (pid ${other ?? runningLauncher(launcherPid) ?? '?'}) runs on ${dataDir}; ` +
+      'stop it first, or give this one --data-dir\n');
+    process.exit(1);
+  }
+}
+process.on('exit', () => {
+  try {
+    if (readFileSync(launcherPid, 'utf8').trim() === String(process.pid)) rmSync(launcherPid, { force: true });
+  } catch {
+    // Removed already.
+  }
+});
+
+/** @type {Supervisor | null} */
+let supervisor = null;
+const stopAll = (code) => (supervisor === null ? process.exit(code) : supervisor.stopAll(code));
+// SIGHUP (the terminal closed) stops everything, as it stopped the launcher before it supervised anything.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => stopAll(0));
+// Node ignores SIGPIPE: when whoever reads the launcher's output goes away (a closed pipe), stop everything rather
+// than leave the processes running with no one to see them.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => stopAll(1));
+// A launcher that dies leaves its processes running unsupervised: on a bug of its own, stop them first.
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.on(event, (err) => {
+    process.stderr.write(`[cluster] ${event}: ${err?.stack ?? err}\n`);
+    stopAll(1);
+  });
+}
+process.on('SIGUSR2', () => supervisor?.startDown());
 
 if (!existsSync(main)) {
   process.stderr.write('dist/main.js is missing: run npm install (it builds through prepare) or npm run build\n');
@@ -131,40 +170,30 @@ const nginxPrefix = join(dataDir, 'nginx');
 for (const dir of ['tmp/body', 'tmp/proxy', 'tmp/fastcgi', 'tmp/uwsgi', 'tmp/scgi']) mkdirSync(join(nginxPrefix, dir), { recursive: true });
 // cluster/nginx.conf as shipped, pointed at this run's ports (the same text with the default ports).
 const nginxConf = join(nginxPrefix, 'nginx.conf');
-writeFileSync(nginxConf, pointAt(readFileSync(join(root, 'cluster', 'nginx.conf'), 'utf8'), httpPorts, lbPort));
-writeFileSync(launcherPid, `${process.pid}\n`);
+const nginxLog = join(nginxPrefix, 'error.log');
 
-// A launcher that was SIGKILLed could not stop its processes: they hold the ports and the stores' locks, and no one
+// A launcher killed with -9 could not stop its processes: they hold the ports and the stores' locks, and no one
 // restarts them. Stop them before starting new ones.
-await stopLeftBehind([
-  ...nodes.map((n) => ({
-    name: n.id, pidFile: join(dataDir, `${n.id}.pid`), group: false,
-    owns: ({ cmdline, environ }) => cmdline.includes(main) && environ.includes(`DATA_DIR=${join(dataDir, n.id)}`),
-  })),
-  // nginx's master shows its command line as its process title, one string with spaces.
-  { name: 'nginx', pidFile: join(dataDir, 'nginx.pid'), group: true, owns: ({ cmdline }) => cmdline.join(' ').includes(`-c ${nginxConf}`) },
-], log);
-
-const supervisor = new Supervisor({
-  cwd: root, autoRestart: !args['no-restart'], log,
-  exit: (code) => {
-    rmSync(launcherPid, { force: true });
-    process.exit(code);
-  },
-});
-// SIGHUP (the terminal closed) stops everything, as it stopped the launcher before it supervised anything.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => supervisor.stopAll(0));
-// Node ignores SIGPIPE: when whoever reads the launcher's output goes away (a closed pipe), stop everything rather
-// than leave the processes running with no one to see them.
-for (const stream of [process.stdout, process.stderr]) stream.on('error', () => supervisor.stopAll(1));
-// A launcher that dies leaves its processes running unsupervised: on a bug of its own, stop them first.
-for (const event of ['uncaughtException', 'unhandledRejection']) {
-  process.on(event, (err) => {
-    process.stderr.write(`[cluster] ${event}: ${err?.stack ?? err}\n`);
-    supervisor.stopAll(1);
-  });
+try {
+  await stopLeftBehind([
+    ...nodes.map((n) => ({
+      name: n.id, pidFile: join(dataDir, `${n.id}.pid`), group: false,
+      owns: ({ cmdline, environ }) => cmdline().includes(main) && environ().includes(`DATA_DIR=${join(dataDir, n.id)}`),
+    })),
+    // nginx's master and its workers all hold its error log open (a worker's title names no path).
+    { name: 'nginx', pidFile: join(dataDir, 'nginx.pid'), group: true, owns: ({ files }) => files().includes(nginxLog) },
+  ], log);
+} catch (err) {
+  if (!(err instanceof LeftBehindError)) throw err;
+  process.stderr.write(`npm run cluster: a process a launcher left running on ${dataDir} could not be stopped: ${err.message}\n`);
+  process.exit(1);
 }
-process.on('SIGUSR2', () => supervisor.startDown());
+writeFileSync(nginxConf, pointAt(readFileSync(join(root, 'cluster', 'nginx.conf'), 'utf8'), httpPorts, lbPort));
+
+supervisor = new Supervisor({
+  cwd: root, autoRestart: !args['no-restart'], log,
+  exit: (code) => process.exit(code),
+});
 
 for (const n of nodes) {
   mkdirSync(join(dataDir, n.id), { recursive: true });
@@ -184,7 +213,7 @@ for (const n of nodes) {
 }
 supervisor.add({
   name: 'nginx', command: nginx, essential: true, group: true, pidFile: join(dataDir, 'nginx.pid'),
-  args: ['-p', `${nginxPrefix}/`, '-c', nginxConf, '-e', join(nginxPrefix, 'error.log')], env: {},
+  args: ['-p', `${nginxPrefix}/`, '-c', nginxConf, '-e', nginxLog], env: {},
 });
 log(`nodes on http://127.0.0.1:${httpPorts.join(', :')}, nginx on http://127.0.0.1:${lbPort}; pids in ${dataDir}/*.pid; ` +
   `${args['no-restart'] ? 'a process that dies stays down (SIGUSR2 starts it again)' : 'a process that dies is started again'}; Ctrl-C stops all of it`);

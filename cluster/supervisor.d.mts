@@ -1,5 +1,6 @@
 // Types of cluster/supervisor.mjs, for the TypeScript tests that use it.
 export const refusalWindowMs: number;
+export const stopGraceMs: number;
 export function afterExit(exit: { code: number | null; ranMs: number; lastDelayMs: number; autoRestart: boolean }):
   { action: 'restart'; delayMs: number } | { action: 'down'; refused: boolean };
 export interface ProcessSpec {
@@ -17,8 +18,3 @@ export class Supervisor {
   startDown(): void;
   stopAll(code: number): void;
 }
-export function stopLeftBehind(
-  specs: { name: string; pidFile: string; group: boolean; owns: (proc: { cmdline: string[]; environ: string[] }) => boolean }[],
-  log: (line: string) => void,
-  graceMs?: number,
-): Promise<string[]>;

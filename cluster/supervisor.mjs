@@ -1,7 +1,7 @@
 // The local cluster's process supervisor: it restarts a process that dies, as a container's restart policy or a
 // StatefulSet would, so a `kill -9` of one node is a fault the other two ride out rather than the end of the cluster.
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 
 /** A process that exits with a code this soon after it started refused to start (a bad config, a port in use). */
 export const refusalWindowMs = 10_000;
@@ -13,7 +13,7 @@ const maxBackoffMs = 30_000;
  * How long a stop waits for each process before SIGKILL: a node's own SIGTERM shutdown (hand-over, client and
  * webhook drains) gives up by 15 s (shutdownOverdueMs in src/config/limits.ts).
  */
-const stopGraceMs = 20_000;
+export const stopGraceMs = 20_000;
 
 /**
  * What to do after a process exits on its own: `restart` after `delayMs`, or leave it `down`.
@@ -176,78 +176,6 @@ export class Supervisor {
       this.options.log('no node could start');
       this.stopAll(1);
     }
-  }
-}
-
-/**
- * Stops what a launcher that was SIGKILLed left running (it had no chance to stop its processes), found by the pid
- * files it wrote. A pid counts only if `owns` recognizes its /proc entry as that process: after a reboot or a long
- * time the system may have given the pid to another one. SIGTERM first (to nginx's whole group, its workers too),
- * SIGKILL to what still runs after the same grace as a stop. Resolves with the names it stopped.
- * @param {{ name: string, pidFile: string, group: boolean,
- *   owns: (proc: { cmdline: string[], environ: string[] }) => boolean }[]} specs
- * @param {(line: string) => void} log
- * @param {number} [graceMs]
- * @returns {Promise<string[]>}
- */
-export async function stopLeftBehind(specs, log, graceMs = stopGraceMs) {
-  const found = [];
-  for (const spec of specs) {
-    const pid = pidIn(spec.pidFile);
-    const proc = pid === null ? null : procOf(pid);
-    if (pid === null || proc === null || !spec.owns(proc)) continue;
-    log(`${spec.name} (pid ${pid}) was left running by a launcher that died; stopping it`);
-    found.push({ spec, pid });
-    signal(spec.group ? -pid : pid, 'SIGTERM');
-  }
-  const deadline = Date.now() + graceMs;
-  while (found.some(({ pid }) => running(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  for (const { spec, pid } of found) {
-    if (running(pid)) {
-      log(`${spec.name} (pid ${pid}) still running after ${graceMs / 1000} s: SIGKILL`);
-      signal(spec.group ? -pid : pid, 'SIGKILL');
-    }
-    rmSync(spec.pidFile, { force: true });
-  }
-  return found.map(({ spec }) => spec.name);
-}
-
-/** The pid a pid file names, or null (no file, or not a pid). */
-function pidIn(file) {
-  let text;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch {
-    return null;
-  }
-  return /^\d+$/.test(text) && Number(text) > 1 ? Number(text) : null;
-}
-
-/** A process's command line and environment as /proc shows them, or null when there is no such process. */
-function procOf(pid) {
-  try {
-    const split = (name) => readFileSync(`/proc/${pid}/${name}`, 'utf8').split('\0').filter((s) => s !== '');
-    return { cmdline: split('cmdline'), environ: split('environ') };
-  } catch {
-    return null;
-  }
-}
-
-/** Whether `pid` still runs: an orphan that exited stays a zombie until whoever adopted it reaps it. */
-function running(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function signal(pid, name) {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // Gone already.
   }
 }
 

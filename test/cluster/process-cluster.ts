@@ -250,3 +250,22 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** Whether `pid` runs and is not a zombie: a process whose parent died belongs to init, which may reap it late. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch (_err) {
+    return false;
+  }
+}
+
+/** SIGKILL to `pid` if it still runs. */
+export function killQuietly(pid: number | undefined): void {
+  try {
+    if (pid !== undefined) process.kill(pid, 'SIGKILL');
+  } catch (_err) {
+    // Already gone.
+  }
+}
