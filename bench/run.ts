@@ -1,4 +1,4 @@
-// npm run bench -- create|fire|failover|scale|store|all [--quick] [--anchors=false] [options]
+// npm run bench -- create|fire|failover|scale|store|soak|all [--quick] [--anchors=false] [options]
 //
 // Each bench starts its own fresh 3-node cluster of dist/main.js (build it first: npm run build) with nginx in front,
 // runs its load, stops everything by PID, then runs its anchor (etcd or BullMQ, from a copy of ../shared/anchors in
@@ -16,15 +16,19 @@ import { jsonLine, printOutput, table } from './lib/report.js';
 import type { BenchOutput, Row } from './lib/report.js';
 import { log } from './lib/stats.js';
 import * as scale from './scale.js';
+import * as soak from './soak.js';
 import * as store from './store.js';
 
-const benches = { create, fire, failover, scale, store } as const;
+const benches = { create, fire, failover, scale, store, soak } as const;
 type BenchName = keyof typeof benches;
+/** What `all` runs: the issue's figures. soak is minutes of steady load, run on its own. */
+const allBenches: readonly BenchName[] = ['create', 'fire', 'failover', 'scale', 'store'];
 
-const usage = `usage: npm run bench -- <create|fire|failover|scale|store|all> [options]
+const usage = `usage: npm run bench -- <create|fire|failover|scale|store|soak|all> [options]
+  (all runs every bench but soak: 10 minutes of steady mixed load that reports whether memory and disk level off)
   --quick                 short runs (3 s loads, 20k jobs for scale, 2 failover rounds, short anchors) to check the harness
   --anchors=false         skip the anchors (etcd, BullMQ)
-  --seconds N             seconds of each load run (create 15, fire 10, scale 15)
+  --seconds N             seconds of each load run (create 15, fire 10, scale 15, soak 600)
   --connections 16,64,256 connection counts of create
   --rates 100,1000,5000   fires/s of fire (at_least_once; at_most_once runs at 1000)
   --lead MS               fire: ms from the start of the creates to the first fire (default: from the measured create rate)
@@ -80,7 +84,7 @@ async function main(): Promise<number> {
     return values.help ? 0 : 2;
   }
   if (values.anchors !== 'true' && values.anchors !== 'false') throw new Error('--anchors must be true or false');
-  const selected = (which === 'all' ? Object.keys(benches) : [which]) as BenchName[];
+  const selected = which === 'all' ? [...allBenches] : [which as BenchName];
   const opts: BenchOptions = {
     logLevel: values['log-level'], keep: values.keep,
     ...defined({
