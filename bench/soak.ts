@@ -1,8 +1,8 @@
 // bench soak: a steady mixed load for minutes, to see whether memory and disk level off. 200 recurrente jobs
 // firing every second, and unico jobs created one by one through nginx at 50/s, due 3 s later, each deleted 1 s
 // after its fire arrives; every fire goes to a receiver on loopback. Each node's RSS and data dir are sampled every
-// 5 s; after a warm-up (a fifth of the run, at least 60 s: executions reach their cap of 100 a job in 100 s, so the
-// store stops growing) their growth is reported, with a least-squares slope in MiB an hour. Fires are checked as in
+// 5 s; after a warm-up (a fifth of the run, at least 120 s: executions reach their cap of 100 a job in 100 s, so the
+// store stops growing; at most half the run) their growth is reported, with a least-squares slope in MiB an hour. Fires are checked as in
 // bench fire: every fire due in the run arrives, none twice.
 import { BenchCluster, rssBytes } from './lib/cluster.js';
 import type { BenchContext } from './lib/context.js';
@@ -24,6 +24,8 @@ interface Sample {
   readonly atS: number;
   readonly rss: Record<string, number>;
   readonly disk: Record<string, number>;
+  /** Per node, from /debug/cluster: where the memory is, and the last snapshot's index. */
+  readonly parts: Record<string, { anon: number; file: number; heap: number; buffers: number; snapshot: number }>;
 }
 
 interface Growth {
@@ -36,7 +38,8 @@ interface Growth {
 
 export async function run(ctx: BenchContext): Promise<BenchOutput> {
   const seconds = ctx.opts.seconds ?? (ctx.quick ? 30 : 600);
-  const warmupS = ctx.quick ? 10 : Math.max(60, seconds / 5);
+  // At most half the run, so a short run still has figures after it.
+  const warmupS = ctx.quick ? 10 : Math.min(Math.max(120, seconds / 5), seconds / 2);
   const tag = Date.now().toString(36);
   const problems: string[] = [];
   const receiver = await Receiver.start();
@@ -60,11 +63,16 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     log(`soak for ${seconds} s: ${recurrenteJobs} recurrente jobs every ${intervalMs} ms, ${unicoPerSecond} unico creates/s through nginx, each deleted after its fire`);
     const sampler = (async () => {
       while (Date.now() < endAtMs) {
-        samples.push({
-          atS: (Date.now() - firstAtMs) / 1000,
-          rss: Object.fromEntries(cluster.nodes.map((n) => [n.id, rssBytes(cluster.pid(n))])),
-          disk: Object.fromEntries(cluster.nodes.map((n) => [n.id, cluster.diskBytes(n).total])),
-        });
+        const atS = (Date.now() - firstAtMs) / 1000;
+        const rss = Object.fromEntries(cluster.nodes.map((n) => [n.id, rssBytes(cluster.pid(n))]));
+        const disk = Object.fromEntries(cluster.nodes.map((n) => [n.id, cluster.diskBytes(n).total]));
+        const parts = Object.fromEntries(await Promise.all(cluster.nodes.map(async (n) => {
+          const d = await cluster.debug(n).catch(() => null);
+          const m = d?.memory ?? {};
+          return [n.id, { anon: m['rss_anon_bytes'] ?? NaN, file: m['rss_file_bytes'] ?? NaN, heap: m['heap_used_bytes'] ?? NaN,
+            buffers: m['array_buffers_bytes'] ?? NaN, snapshot: d?.snapshot_index ?? NaN }] as const;
+        })));
+        samples.push({ atS, rss, disk, parts });
         await sleep(sampleEveryMs);
       }
     })();
@@ -95,12 +103,27 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     cluster.nodes.map((n) => [n.id, growthOf(after.map((x) => [x.atS, (pick(x)[n.id] ?? 0) / mib] as const))]));
   const rss = growth((x) => x.rss);
   const disk = growth((x) => x.disk);
+  const part = (name: 'anon' | 'file' | 'heap' | 'buffers') => growth((x) => Object.fromEntries(Object.entries(x.parts).map(([id, p]) => [id, p[name]])));
+  const anon = part('anon');
+  const file = part('file');
+  const heap = part('heap');
+  const buffers = part('buffers');
+  const cycles = Object.fromEntries(cluster.nodes.map((n) => [n.id, snapshotCycles(samples, n.id)]));
   const rows: Row[] = [];
   for (const n of cluster.nodes) {
     const r = rss[n.id];
     const d = disk[n.id];
     if (r === undefined || d === undefined) continue;
     rows.push({ metric: `${n.id} RSS after warm-up → end (max)`, ours: `${r.start_mib} → ${r.end_mib} MiB (${r.max_mib}), ${r.slope_mib_per_h} MiB/h` });
+    const brief = (g: Growth | undefined): string => (g === undefined ? '-' : `${g.start_mib} → ${g.end_mib}`);
+    rows.push({
+      metric: `  anonymous / file-backed / V8 heap / buffers`,
+      ours: `${brief(anon[n.id])} / ${brief(file[n.id])} / ${brief(heap[n.id])} / ${brief(buffers[n.id])} MiB`,
+    });
+    rows.push({
+      metric: '  RSS low–high between its snapshots',
+      ours: `${(cycles[n.id] ?? []).map((c) => `${c.min_mib}–${c.max_mib}`).join(', ')} MiB (from the start, then from each snapshot)`,
+    });
     rows.push({ metric: `${n.id} data dir after warm-up → end (max)`, ours: `${d.start_mib} → ${d.end_mib} MiB (${d.max_mib}), ${d.slope_mib_per_h} MiB/h` });
   }
   rows.push({ metric: 'fires due / lost / doubled', ours: `${num(expected.size)} / ${fires.lost} / ${fires.doubled}` });
@@ -110,8 +133,13 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     bench: 'soak',
     figures: {
       seconds, warmup_s: warmupS, recurrente_jobs: recurrenteJobs, interval_ms: intervalMs, unico_per_s: unicoPerSecond,
-      wall_s: Math.round((Date.now() - startedAt) / 1000), rss, disk, fires: { due: expected.size, ...fires }, answers: statuses,
-      samples: samples.map((x) => ({ at_s: Math.round(x.atS), rss_mib: mibOf(x.rss), disk_mib: mibOf(x.disk) })),
+      wall_s: Math.round((Date.now() - startedAt) / 1000), rss, disk, rss_anon: anon, rss_file: file, heap_used: heap, array_buffers: buffers,
+      snapshot_cycles: cycles, fires: { due: expected.size, ...fires }, answers: statuses,
+      samples: samples.map((x) => ({
+        at_s: Math.round(x.atS), rss_mib: mibOf(x.rss), disk_mib: mibOf(x.disk),
+        parts_mib: Object.fromEntries(Object.entries(x.parts).map(([id, p]) => [id, { anon: Math.round(p.anon / mib), file: Math.round(p.file / mib),
+          heap: Math.round(p.heap / mib), buffers: Math.round(p.buffers / mib), snapshot: p.snapshot }])),
+      })),
     },
     anchors: {}, ratios: {}, targets: [], rows, problems,
   };
@@ -123,7 +151,8 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
  */
 async function unicoChurn(lbUrl: string, receiver: Receiver, tag: string, endAtMs: number,
   expected: Map<string, number>, count: (what: string) => void): Promise<void> {
-  const pending: { id: string; fireId: string }[] = [];
+  /** Jobs to delete once fired, oldest first; `failed`: its create was not acknowledged, so nothing to wait for. */
+  const pending: { id: string; fireId: string; atMs: number; failed: boolean }[] = [];
   const firedAt = new Map<string, number>();
   let seen = 0;
   let next = 0;
@@ -137,10 +166,18 @@ async function unicoChurn(lbUrl: string, receiver: Receiver, tag: string, endAtM
       const id = `u-${tag}-${next++}`;
       const atMs = Date.now() + unicoLeadMs;
       const fireId = `${id}@${atMs}`;
-      if (atMs <= endAtMs - 2000) expected.set(fireId, atMs);
-      pending.push({ id, fireId });
+      const job = { id, fireId, atMs, failed: false };
+      pending.push(job);
       track(postJson(`${lbUrl}/jobs`, { id, type: 'unico', timestamp: new Date(atMs).toISOString(), webhook_url: receiver.url }, 10_000)
-        .then((r) => count(`create ${r.status}`), (err: unknown) => count(`create error ${String(err).slice(0, 60)}`)));
+        .then((r) => {
+          count(`create ${r.status}`);
+          job.failed = r.status !== 201;
+          // Only an acknowledged create owes a fire.
+          if (r.status === 201 && atMs <= endAtMs - 2000) expected.set(fireId, atMs);
+        }, (err: unknown) => {
+          // An unknown outcome: it may exist, and fire; deleted after its time like a lost fire below.
+          count(`create error ${String(err).slice(0, 60)}`);
+        }));
     }
     // New arrivals since the last tick; a job is deleted once its fire arrived deleteAfterMs ago.
     const arrivals = receiver.arrivals;
@@ -150,8 +187,15 @@ async function unicoChurn(lbUrl: string, receiver: Receiver, tag: string, endAtM
     }
     while (pending.length > 0) {
       const head = pending[0];
-      const at = head === undefined ? undefined : firedAt.get(head.fireId);
-      if (head === undefined || at === undefined || Date.now() - at < deleteAfterMs) break;
+      if (head === undefined) break;
+      if (head.failed) {
+        pending.shift();
+        continue;
+      }
+      const at = firedAt.get(head.fireId);
+      // Deleted once fired, or 15 s after its time without a fire (lost, which the fire check counts, or an
+      // unknown create that did not happen), so the store stays level either way.
+      if (at === undefined ? Date.now() < head.atMs + 15_000 : Date.now() - at < deleteAfterMs) break;
       pending.shift();
       track(fetch(`${lbUrl}/jobs/${head.id}`, { method: 'DELETE', signal: AbortSignal.timeout(10_000) })
         .then(async (r) => {
@@ -176,6 +220,30 @@ function growthOf(points: readonly (readonly [number, number])[]): Growth {
     start_mib: round(points[0]?.[1] ?? 0), end_mib: round(points[n - 1]?.[1] ?? 0),
     max_mib: round(Math.max(...points.map(([, y]) => y))), slope_mib_per_h: sxx === 0 ? 0 : round((sxy / sxx) * 3600),
   };
+}
+
+/**
+ * The node's RSS, lowest and highest, in each stretch between two of its snapshots (the first from the start): the
+ * log between two snapshots is held in memory, so RSS climbs and drops with them, and a leak shows as stretches
+ * whose lows rise.
+ */
+function snapshotCycles(samples: readonly Sample[], id: string): { from_s: number; min_mib: number; max_mib: number }[] {
+  const cycles: { from_s: number; min_mib: number; max_mib: number }[] = [];
+  let last: number | undefined;
+  for (const x of samples) {
+    const index = x.parts[id]?.snapshot;
+    if (x.atS < 0 || index === undefined || !Number.isFinite(index)) continue;
+    const rss = Math.round((x.rss[id] ?? 0) / mib);
+    const current = cycles[cycles.length - 1];
+    if (current === undefined || index !== last) {
+      cycles.push({ from_s: Math.round(x.atS), min_mib: rss, max_mib: rss });
+      last = index;
+    } else {
+      current.min_mib = Math.min(current.min_mib, rss);
+      current.max_mib = Math.max(current.max_mib, rss);
+    }
+  }
+  return cycles;
 }
 
 function mibOf(values: Record<string, number>): Record<string, number> {

@@ -2,7 +2,7 @@
 // npm run cluster: three scheduled-db nodes on 127.0.0.1 (API 8081-8083, Raft 7001-7003) and nginx on :8080, each
 // restarted on its own data dir when it dies; Ctrl-C stops all. `npm run cluster -- --help` lists the options.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -69,7 +69,7 @@ const httpPorts = ports(args['http-ports'], 'http-ports', 3);
 const raftPorts = ports(args['raft-ports'], 'raft-ports', 3);
 const all = [lbPort, ...httpPorts, ...raftPorts];
 if (new Set(all).size !== all.length) fail(`every port must differ: ${all.join(', ')}`);
-const dataDir = resolve(args['data-dir']);
+const dataDirGiven = resolve(args['data-dir']);
 const nodes = [0, 1, 2].map((i) => ({ id: `node${i + 1}`, http: httpPorts[i], raft: raftPorts[i] }));
 const peers = nodes.map((n) => `${n.id}=127.0.0.1:${n.raft}`).join(',');
 
@@ -101,8 +101,13 @@ function ensureNginx() {
 
 /** The pid in `file` if it names a running launcher (not a stale file, not a pid the system gave to another process). */
 function runningLauncher(file) {
-  if (!existsSync(file)) return null;
-  const pid = Number(readFileSync(file, 'utf8').trim());
+  let text;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch {
+    return null; // None, or removed as we looked.
+  }
+  const pid = /^\d+$/.test(text) ? Number(text) : 0;
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('launch.mjs') ? pid : null;
@@ -112,23 +117,57 @@ function runningLauncher(file) {
 }
 
 // A second launcher on the same data dir would overwrite the first one's pid files, and its nodes would find
-// their stores locked by the first one's. The file is created exclusively, so two launchers started at the same
-// moment cannot both pass.
+// their stores locked by the first one's. The pid file is linked into place with its content already written, so
+// two launchers started at the same moment cannot both claim it, nor read it empty.
+mkdirSync(dataDirGiven, { recursive: true });
+// The real path: what the nodes are given as DATA_DIR and what /proc shows, however the dir was named.
+const dataDir = realpathSync(dataDirGiven);
 const launcherPid = join(dataDir, 'launcher.pid');
-mkdirSync(dataDir, { recursive: true });
 function claim() {
+  const mine = `${launcherPid}.${process.pid}`;
+  writeFileSync(mine, `${process.pid}\n`);
   try {
-    writeFileSync(launcherPid, `${process.pid}\n`, { flag: 'wx' });
+    linkSync(mine, launcherPid);
     return true;
   } catch (err) {
     if (err.code !== 'EEXIST') throw err;
     return false;
+  } finally {
+    rmSync(mine, { force: true });
   }
 }
+/** Moves a stale launcher.pid aside, if it still names the dead launcher `pid`; false if another launcher took it. */
+function takeOverStale(pid) {
+  const aside = `${launcherPid}.stale.${process.pid}`;
+  try {
+    renameSync(launcherPid, aside);
+  } catch (err) {
+    if (err.code === 'ENOENT') return true; // Someone moved it first; the claim decides.
+    throw err;
+  }
+  const moved = readFileSync(aside, 'utf8').trim();
+  if (moved === String(pid)) {
+    rmSync(aside, { force: true });
+    return true;
+  }
+  // A live launcher claimed it between the look and the move: put its file back.
+  try {
+    linkSync(aside, launcherPid);
+  } catch {
+    // Claimed again meanwhile.
+  }
+  rmSync(aside, { force: true });
+  return false;
+}
 if (!claim()) {
+  let text = '';
+  try {
+    text = readFileSync(launcherPid, 'utf8').trim();
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err; // Gone as we looked: the second claim decides.
+  }
   const other = runningLauncher(launcherPid);
-  if (other === null) rmSync(launcherPid, { force: true }); // Its launcher is gone.
-  if (other !== null || !claim()) {
+  if (other !== null || !takeOverStale(text) || !claim()) {
     process.stderr.write(`npm run cluster: another launcher (pid ${other ?? runningLauncher(launcherPid) ?? '?'}) runs on ${dataDir}; ` +
       'stop it first, or give this one --data-dir\n');
     process.exit(1);
@@ -181,7 +220,9 @@ try {
       owns: ({ cmdline, environ }) => cmdline().includes(main) && environ().includes(`DATA_DIR=${join(dataDir, n.id)}`),
     })),
     // nginx's master and its workers all hold its error log open (a worker's title names no path).
-    { name: 'nginx', pidFile: join(dataDir, 'nginx.pid'), group: true, owns: ({ files }) => files().includes(nginxLog) },
+    // Its title first, which anyone may read; its open files only then.
+    { name: 'nginx', pidFile: join(dataDir, 'nginx.pid'), group: true,
+      owns: ({ cmdline, files }) => (cmdline()[0] ?? '').startsWith('nginx: ') && files().includes(nginxLog) },
   ], log);
 } catch (err) {
   if (!(err instanceof LeftBehindError)) throw err;

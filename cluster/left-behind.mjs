@@ -30,30 +30,39 @@ export class LeftBehindError extends Error {}
 export async function stopLeftBehind(specs, log, graceMs = stopGraceMs) {
   /** @type {{ spec: LeftSpec, pid: number, start: string }[]} */
   const found = [];
+  // Every check first: one that throws leaves nothing half stopped.
   for (const spec of specs) {
     const pid = pidIn(spec.pidFile);
     // A process whose parent is a running launcher is supervised, not left behind: one started at the same moment
     // on this data dir may have written the pid file.
     if (pid === null || supervised(pid)) continue;
-    const mine = (spec.group ? groupMembers(pid) : [pid]).flatMap((p) => {
+    found.push(...(spec.group ? groupMembers(pid) : [pid]).flatMap((p) => {
       const start = startTime(p);
       // Checked against the start time before and after, so a pid that changed hands meanwhile is not counted.
       return start !== null && spec.owns(viewOf(p, spec.pidFile)) && startTime(p) === start ? [{ spec, pid: p, start }] : [];
-    });
-    if (mine.length === 0) continue;
-    log(`${spec.name} (pid ${mine.map((m) => m.pid).join(', ')}) was left running by a launcher that died; stopping it`);
-    for (const m of mine) signal(m, 'SIGTERM');
-    found.push(...mine);
+    }));
   }
+  for (const spec of specs) {
+    const mine = found.filter((m) => m.spec === spec).map((m) => m.pid);
+    if (mine.length > 0) log(`${spec.name} (pid ${mine.join(', ')}) was left running by a launcher that died; stopping it`);
+  }
+  const refused = [];
+  const send = (m, name) => {
+    const problem = signal(m, name);
+    if (problem !== null) refused.push(problem);
+  };
   const still = () => found.filter((m) => startTime(m.pid) === m.start);
+  for (const m of found) send(m, 'SIGTERM');
   await waitUntil(() => still().length === 0, graceMs);
   for (const m of still()) {
     log(`${m.spec.name} (pid ${m.pid}) still running after ${graceMs / 1000} s: SIGKILL`);
-    signal(m, 'SIGKILL');
+    send(m, 'SIGKILL');
   }
   await waitUntil(() => still().length === 0, killWaitMs);
   const left = still();
-  if (left.length > 0) throw new LeftBehindError(`pid ${left.map((m) => m.pid).join(', ')} still running after SIGKILL`);
+  if (refused.length > 0 || left.length > 0) {
+    throw new LeftBehindError([...new Set(refused), ...(left.length > 0 ? [`pid ${left.map((m) => m.pid).join(', ')} still running`] : [])].join('; '));
+  }
   const names = [...new Set(found.map((m) => m.spec.name))];
   for (const spec of specs) if (names.includes(spec.name)) rmSync(spec.pidFile, { force: true });
   return names;
@@ -134,13 +143,13 @@ function viewOf(pid, pidFile) {
   };
 }
 
+/** Sends `name` to the process, unless its pid changed hands; a refusal (EPERM) is returned, described. */
 function signal(m, name) {
-  // Checked once more right before the signal: a pid that changed hands gets none.
-  if (startTime(m.pid) !== m.start) return;
+  if (startTime(m.pid) !== m.start) return null;
   try {
     process.kill(m.pid, name);
+    return null;
   } catch (err) {
-    if (err.code === 'ESRCH') return;
-    throw new LeftBehindError(`cannot signal ${m.spec.name} (pid ${m.pid}): ${err.code}`);
+    return err.code === 'ESRCH' ? null : `cannot signal ${m.spec.name} (pid ${m.pid}): ${err.code}`;
   }
 }
