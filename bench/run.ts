@@ -36,7 +36,7 @@ const usage = `usage: npm run bench -- <create|fire|failover|scale|store|soak|al
   --jobs N                scale and store: jobs to load (1000000; store works on a bare store in this process)
   --batch-size N          jobs per POST /jobs/batch (1000)
   --batch-conns N         batches in flight (create 4, scale 2)
-  --snapshot-count N      scale: SNAPSHOT_COUNT of the nodes (default: the node's; 200 with --quick)
+  --snapshot-count N      scale, soak: SNAPSHOT_COUNT of the nodes (default: the node's; scale: 200 with --quick)
   --log-level LEVEL       LOG_LEVEL of the nodes (warn)
   --keep                  keep the nodes' data dirs
   --main PATH             run the nodes from this main.js instead of dist/main.js (e.g. another build)

@@ -43,7 +43,11 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
   const tag = Date.now().toString(36);
   const problems: string[] = [];
   const receiver = await Receiver.start();
-  const cluster = await BenchCluster.start({ logLevel: ctx.opts.logLevel, keep: ctx.opts.keep });
+  // A lower SNAPSHOT_COUNT (--snapshot-count) gives more snapshot cycles in a run, to see whether RSS's lows rise.
+  const snapshotCount = ctx.opts.snapshotCount;
+  const cluster = await BenchCluster.start({
+    logLevel: ctx.opts.logLevel, keep: ctx.opts.keep, ...(snapshotCount === undefined ? {} : { env: { SNAPSHOT_COUNT: String(snapshotCount) } }),
+  });
   const samples: Sample[] = [];
   const expected = new Map<string, number>();
   const statuses: Record<string, number> = {};
@@ -132,7 +136,7 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
   return {
     bench: 'soak',
     figures: {
-      seconds, warmup_s: warmupS, recurrente_jobs: recurrenteJobs, interval_ms: intervalMs, unico_per_s: unicoPerSecond,
+      seconds, warmup_s: warmupS, snapshot_count: snapshotCount ?? 'default', recurrente_jobs: recurrenteJobs, interval_ms: intervalMs, unico_per_s: unicoPerSecond,
       wall_s: Math.round((Date.now() - startedAt) / 1000), rss, disk, rss_anon: anon, rss_file: file, heap_used: heap, array_buffers: buffers,
       snapshot_cycles: cycles, fires: { due: expected.size, ...fires }, answers: statuses,
       samples: samples.map((x) => ({

@@ -103,6 +103,7 @@ function startTime(pid) {
   return fields === null || fields[0] === 'Z' ? null : (fields[19] ?? null);
 }
 
+/** Whether `pid`'s parent is a running launcher (its workers' parent is nginx's master: the master is checked). */
 function supervised(pid) {
   const parent = statFields(pid)?.[1];
   if (parent === undefined) return false;
