@@ -1,9 +1,10 @@
 // bench soak: a steady mixed load for minutes, to see whether memory and disk level off. 200 recurrente jobs
 // firing every second, and unico jobs created one by one through nginx at 50/s, due 3 s later, each deleted 1 s
-// after its fire arrives; every fire goes to a receiver on loopback. Each node's RSS and data dir are sampled every
-// 5 s; after a warm-up (a fifth of the run, at least 120 s: executions reach their cap of 100 a job in 100 s, so the
-// store stops growing; at most half the run) their growth is reported, with a least-squares slope in MiB an hour. Fires are checked as in
-// bench fire: every fire due in the run arrives, none twice.
+// after its fire arrives; every fire goes to a receiver on loopback. Each node's RSS (with its heap, buffers,
+// anonymous and file-backed parts) and data dir are sampled every 5 s. Reported: RSS low-high between each node's
+// snapshots (the log between two stays in memory, so a leak shows as lows that rise), and growth after a warm-up
+// (a fifth of the run, at least 120 s, at most half: executions reach their cap of 100 a job in 100 s) with a
+// least-squares slope in MiB an hour. Fires are checked as in bench fire: every fire due in the run, none twice.
 import { BenchCluster, rssBytes } from './lib/cluster.js';
 import type { BenchContext } from './lib/context.js';
 import { createInBatches, postJson } from './lib/load.js';
