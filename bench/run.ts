@@ -41,6 +41,8 @@ const usage = `usage: npm run bench -- <create|fire|failover|scale|store|soak|al
   --keep                  keep the nodes' data dirs
   --main PATH             run the nodes from this main.js instead of dist/main.js (e.g. another build)
 Environment: BENCH_NODE_ARGS adds node flags to every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile.
+BENCH_NODE_ENV adds NAME=value pairs (space-separated) to every node's environment, e.g.
+"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2" to measure another allocator.
 Run it under flock /tmp/sdb-cluster.lock on a shared machine, so no two clusters run at once.`;
 
 function numberOpt(v: string | undefined, name: string): number | undefined {

@@ -1,10 +1,11 @@
 // bench soak: a steady mixed load for minutes, to see whether memory and disk level off. 200 recurrente jobs
 // firing every second, and unico jobs created one by one through nginx at 50/s, due 3 s later, each deleted 1 s
 // after its fire arrives; every fire goes to a receiver on loopback. Each node's RSS (with its heap, buffers,
-// anonymous and file-backed parts) and data dir are sampled every 5 s. Reported: RSS low-high between each node's
-// snapshots (the log between two stays in memory, so a leak shows as lows that rise), and growth after a warm-up
-// (a fifth of the run, at least 120 s, at most half: executions reach their cap of 100 a job in 100 s) with a
-// least-squares slope in MiB an hour. Fires are checked as in bench fire: every fire due in the run, none twice.
+// anonymous and file-backed parts, LevelDB's own memory, the log's entry data) and data dir are sampled every
+// 5 s. Reported: RSS low-high between each node's snapshots (the log between two stays in memory, so a leak shows
+// as lows that rise), and growth after a warm-up (a fifth of the run, at least 120 s, at most half: executions
+// reach their cap of 100 a job in 100 s) with a least-squares slope in MiB an hour. Fires are checked as in bench
+// fire: every fire due in the run, none twice.
 import { BenchCluster, rssBytes } from './lib/cluster.js';
 import type { BenchContext } from './lib/context.js';
 import { createInBatches, postJson } from './lib/load.js';
@@ -26,7 +27,7 @@ interface Sample {
   readonly rss: Record<string, number>;
   readonly disk: Record<string, number>;
   /** Per node, from /debug/cluster: where the memory is, and the last snapshot's index. */
-  readonly parts: Record<string, { anon: number; file: number; heap: number; buffers: number; snapshot: number }>;
+  readonly parts: Record<string, { anon: number; file: number; heap: number; buffers: number; leveldb: number; log: number; snapshot: number }>;
 }
 
 interface Growth {
@@ -74,8 +75,10 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
         const parts = Object.fromEntries(await Promise.all(cluster.nodes.map(async (n) => {
           const d = await cluster.debug(n).catch(() => null);
           const m = d?.memory ?? {};
-          return [n.id, { anon: m['rss_anon_bytes'] ?? NaN, file: m['rss_file_bytes'] ?? NaN, heap: m['heap_used_bytes'] ?? NaN,
-            buffers: m['array_buffers_bytes'] ?? NaN, snapshot: d?.snapshot_index ?? NaN }] as const;
+          const leveldb = (m['leveldb_bytes'] ?? {}) as Record<string, unknown>;
+          return [n.id, { anon: bytes(m['rss_anon_bytes']), file: bytes(m['rss_file_bytes']), heap: bytes(m['heap_used_bytes']),
+            buffers: bytes(m['array_buffers_bytes']), leveldb: bytes(leveldb['raft']) + bytes(leveldb['state']),
+            log: bytes(m['raft_log_entry_bytes']), snapshot: d?.snapshot_index ?? NaN }] as const;
         })));
         samples.push({ atS, rss, disk, parts });
         await sleep(sampleEveryMs);
@@ -108,11 +111,13 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     cluster.nodes.map((n) => [n.id, growthOf(after.map((x) => [x.atS, (pick(x)[n.id] ?? 0) / mib] as const))]));
   const rss = growth((x) => x.rss);
   const disk = growth((x) => x.disk);
-  const part = (name: 'anon' | 'file' | 'heap' | 'buffers') => growth((x) => Object.fromEntries(Object.entries(x.parts).map(([id, p]) => [id, p[name]])));
+  const part = (name: 'anon' | 'file' | 'heap' | 'buffers' | 'leveldb' | 'log') => growth((x) => Object.fromEntries(Object.entries(x.parts).map(([id, p]) => [id, p[name]])));
   const anon = part('anon');
   const file = part('file');
   const heap = part('heap');
   const buffers = part('buffers');
+  const leveldb = part('leveldb');
+  const logEntries = part('log');
   const cycles = Object.fromEntries(cluster.nodes.map((n) => [n.id, snapshotCycles(samples, n.id)]));
   const rows: Row[] = [];
   for (const n of cluster.nodes) {
@@ -122,8 +127,8 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     rows.push({ metric: `${n.id} RSS after warm-up → end (max)`, ours: `${r.start_mib} → ${r.end_mib} MiB (${r.max_mib}), ${r.slope_mib_per_h} MiB/h` });
     const brief = (g: Growth | undefined): string => (g === undefined ? '-' : `${g.start_mib} → ${g.end_mib}`);
     rows.push({
-      metric: `  anonymous / file-backed / V8 heap / buffers`,
-      ours: `${brief(anon[n.id])} / ${brief(file[n.id])} / ${brief(heap[n.id])} / ${brief(buffers[n.id])} MiB`,
+      metric: `  anonymous / file-backed / V8 heap / buffers / LevelDB / log entries`,
+      ours: `${brief(anon[n.id])} / ${brief(file[n.id])} / ${brief(heap[n.id])} / ${brief(buffers[n.id])} / ${brief(leveldb[n.id])} / ${brief(logEntries[n.id])} MiB`,
     });
     rows.push({
       metric: '  RSS low–high between its snapshots',
@@ -138,12 +143,13 @@ export async function run(ctx: BenchContext): Promise<BenchOutput> {
     bench: 'soak',
     figures: {
       seconds, warmup_s: warmupS, snapshot_count: snapshotCount ?? 'default', recurrente_jobs: recurrenteJobs, interval_ms: intervalMs, unico_per_s: unicoPerSecond,
-      wall_s: Math.round((Date.now() - startedAt) / 1000), rss, disk, rss_anon: anon, rss_file: file, heap_used: heap, array_buffers: buffers,
+      wall_s: Math.round((Date.now() - startedAt) / 1000), rss, disk, rss_anon: anon, rss_file: file, heap_used: heap, array_buffers: buffers, leveldb, log_entries: logEntries,
       snapshot_cycles: cycles, fires: { due: expected.size, ...fires }, answers: statuses,
       samples: samples.map((x) => ({
         at_s: Math.round(x.atS), rss_mib: mibOf(x.rss), disk_mib: mibOf(x.disk),
         parts_mib: Object.fromEntries(Object.entries(x.parts).map(([id, p]) => [id, { anon: Math.round(p.anon / mib), file: Math.round(p.file / mib),
-          heap: Math.round(p.heap / mib), buffers: Math.round(p.buffers / mib), snapshot: p.snapshot }])),
+          heap: Math.round(p.heap / mib), buffers: Math.round(p.buffers / mib), leveldb: Math.round(p.leveldb / mib), log: Math.round(p.log / mib),
+          snapshot: p.snapshot }])),
       })),
     },
     anchors: {}, ratios: {}, targets: [], rows, problems,
@@ -253,4 +259,9 @@ function snapshotCycles(samples: readonly Sample[], id: string): { from_s: numbe
 
 function mibOf(values: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Math.round(v / mib)]));
+}
+
+/** A byte count from /debug/cluster's JSON; NaN where the node has none (an older build, or no /proc). */
+function bytes(value: unknown): number {
+  return typeof value === 'number' ? value : NaN;
 }

@@ -93,12 +93,17 @@ export class BenchCluster {
     // BENCH_NODE_ARGS: extra node flags for every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a load.
     // A flag there comes after --max-semi-space-size=8, so it can override it.
     const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+    // BENCH_NODE_ENV: extra environment for every node, e.g. "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+    // to measure another allocator.
+    const nodeEnv = Object.fromEntries((process.env['BENCH_NODE_ENV'] ?? '').split(' ').filter((a) => a !== '')
+      .map((pair) => [pair.slice(0, Math.max(0, pair.indexOf('='))), pair.slice(pair.indexOf('=') + 1)]));
+    if ('' in nodeEnv) throw new Error(`BENCH_NODE_ENV: expected NAME=value pairs separated by spaces, got ${process.env['BENCH_NODE_ENV']}`);
     const child = spawn(process.execPath, ['--max-semi-space-size=8', ...nodeArgs, distMain], {
       // The nodes run as `npm start` runs them (--max-semi-space-size=8, MALLOC_ARENA_MAX=2,
       // MALLOC_MMAP_THRESHOLD_=131072) unless the bench's own environment says otherwise.
       cwd: rootDir, env: {
         PATH: process.env['PATH'] ?? '', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072',
-        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_'))), ...node.env,
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_'))), ...nodeEnv, ...node.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -267,8 +272,8 @@ export interface DebugCluster {
   readonly snapshot_index: number;
   readonly peers: readonly { id: string; voter: boolean; match_index: number }[];
   readonly job_count: number;
-  /** process.memoryUsage() of the node, in bytes. */
-  readonly memory: Readonly<Record<string, number>>;
+  /** Where the node's memory is, in bytes: process.memoryUsage(), RSS's parts, LevelDB's own by database, and more. */
+  readonly memory: Readonly<Record<string, unknown>>;
 }
 
 /** VmRSS of a process, in bytes, from /proc/<pid>/status. */

@@ -24,6 +24,7 @@ export interface ClusterPort {
   peers(): PeerInfo[];
   peerAddress(id: string): string | null;
   snapshotIndex(): number;
+  logMemory(): { readonly entryBytes: number; readonly levelDbBytes: number | null };
   propose(data: Uint8Array): Promise<unknown>;
   readBarrier(): Promise<void>;
   addNode(nodeId: string, address: string): Promise<unknown>;
@@ -57,10 +58,11 @@ export interface AppDeps {
   readonly jobs: JobsPort;
   readonly firing: FiringPort;
   readonly scheduler: SchedulerStatusPort;
-  /** The store's applied index, job count and record check, for /ready and /debug/cluster. */
+  /** The store's applied index, job count, record check and LevelDB's memory, for /ready and /debug/cluster. */
   readonly store: {
     appliedIndex(): number;
     jobCount(): number;
+    levelDbMemoryBytes(): number | null;
     recordCheck(): { readonly state: 'running' | 'passed'; readonly records: number | null; readonly staleIndexEntries: number | null };
   };
   readonly limits: JobLimits;

@@ -241,6 +241,11 @@ export class RaftService {
     return this.#storage.snapshot().index;
   }
 
+  /** The log's memory: entry data held (up to 16 MiB applied, plus what is not applied yet) and LevelDB's own. */
+  logMemory(): { readonly entryBytes: number; readonly levelDbBytes: number | null } {
+    return { entryBytes: this.#storage.heldEntryBytes(), levelDbBytes: this.#storage.levelDbMemoryBytes() };
+  }
+
   /**
    * Replicates `data`; resolves with the state machine's result once it is applied on the leader. `data` is this
    * program's own, built by a checked encoder: a leader proposes it as it is, and checks only what followers

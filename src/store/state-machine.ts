@@ -413,6 +413,17 @@ export class StateMachine {
     return { state: check === null ? 'running' : 'passed', records: check?.records ?? null, staleIndexEntries: check?.staleIndexEntries ?? null };
   }
 
+  /**
+   * LevelDB's own estimate of its memory for the store: the block cache's charge and the memtables, not the index
+   * blocks of open tables. Null unless open (getProperty throws then), or if LevelDB does not know the property
+   * (it answers ""). LevelStorage has the same for the log (store/ may import only store/ and jobs/).
+   */
+  levelDbMemoryBytes(): number | null {
+    if (this.#db.status !== 'open') return null;
+    const bytes = this.#db.getProperty('leveldb.approximate-memory-usage');
+    return bytes === '' ? null : Number(bytes);
+  }
+
   async close(): Promise<void> {
     this.#closing = true;
     await this.#db.close();

@@ -222,6 +222,28 @@ t.test('a batch of large jobs is split by bytes too: no entry beyond 8 MiB of jo
   t.equal(node.node.store.appliedIndex() - before, 2, '200 jobs of 50 KB in two entries');
 });
 
+t.test("debug/cluster's memory counts new jobs' bytes in the log's entries and in both LevelDB memtables", async (t) => {
+  const node = await startSingleNode();
+  t.teardown(() => node.stop());
+  const memory = async (): Promise<{ entries: number; raft: number; state: number }> => {
+    const m = (await node.node.app.inject({ method: 'GET', url: '/debug/cluster' })).json<{ memory: Record<string, unknown> }>().memory;
+    const leveldb = m['leveldb_bytes'] as { raft: number; state: number };
+    return { entries: m['raft_log_entry_bytes'] as number, raft: leveldb.raft, state: leveldb.state };
+  };
+  const before = await memory();
+  const payload = { data: 'z'.repeat(50_000) };
+  const payloadBytes = 10 * payload.data.length;
+  const r = await node.node.app.inject({
+    method: 'POST', url: '/jobs/batch', payload: { jobs: Array.from({ length: 10 }, (_, i) => unico(`weighty-${i}`, { payload })) },
+  });
+  t.equal(r.statusCode, 200, r.body);
+  const after = await memory();
+  // A fresh node: far below the 16 MiB of entries kept and the memtables' 4 MiB, so nothing was let go in between.
+  for (const part of ['entries', 'raft', 'state'] as const) {
+    t.ok(after[part] - before[part] >= payloadBytes, `${part}: ${before[part]} → ${after[part]} bytes`);
+  }
+});
+
 t.test('debug/cluster, health and ready describe the node', async (t) => {
   const debug = (await call('GET', '/debug/cluster')).body ?? {};
   t.match(debug, { node_id: 'solo', role: 'leader', leader_id: 'solo', scheduler: { slots: 0 } });

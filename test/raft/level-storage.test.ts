@@ -106,6 +106,35 @@ t.test('small applied entries all stay in memory: what is kept is bytes, not a c
   t.equal(ids(s.entries(2, 5, Infinity)), '2/1 3/1 4/1');
 });
 
+t.test('an entry kept in memory does not hold the larger buffer its data was a small view into', async (t) => {
+  const s = await opened(t);
+  await s.bootstrap(['a']);
+  // As a request body decodes: each entry's data a view into the one body.
+  const body = Buffer.alloc(64 * 1024, 7);
+  const views: Entry[] = [2, 3].map((index) => ({ type: 'normal', index, term: 1, data: body.subarray(index * 100, index * 100 + 50) }));
+  const own: Entry = { type: 'normal', index: 4, term: 1, data: new Uint8Array(50).fill(9) };
+  const most: Entry = { type: 'normal', index: 5, term: 1, data: new Uint8Array(1000).subarray(0, 500) };
+  await s.write(write({ entries: [...views, own, most], hardState: { term: 1, vote: 'a', commit: 5 } }));
+  const kept = s.entries(2, 6, Infinity);
+  t.same(kept.map((e) => (e.type === 'normal' ? e.data.buffer.byteLength : -1)), [50, 50, 50, 1000], 'the small views hold their 50 bytes only');
+  t.ok(sameEntries(kept, [...views, own, most]), 'the same bytes');
+  t.ok(kept[0]?.type === 'normal' && Buffer.isBuffer(kept[0].data), 'a Buffer stays a Buffer');
+  t.equal(kept[2], own, 'data with a buffer of its own is kept as it is, not copied');
+  t.equal(kept[3], most, 'so is data that fills half its buffer (a batch entry is not worth a copy)');
+});
+
+t.test("LevelDB's memory estimate follows what the log wrote, and there is none once closed", async (t) => {
+  const s = await LevelStorage.open(newDir());
+  await s.bootstrap(['a']);
+  const before = s.levelDbMemoryBytes()!;
+  const data = new Uint8Array(200 * 1024).fill(3);
+  await s.write(write({ entries: [{ type: 'normal', index: 2, term: 1, data }], hardState: { term: 1, vote: 'a', commit: 2 } }));
+  const after = s.levelDbMemoryBytes()!;
+  t.ok(after >= before + data.byteLength, `the entry is in the memtable: ${before} → ${after} bytes`);
+  await s.close();
+  t.equal(s.levelDbMemoryBytes(), null);
+});
+
 t.test('what was written is there after a reopen', async (t) => {
   const dir = newDir();
   const s = await LevelStorage.open(dir);

@@ -24,7 +24,10 @@ t.test('an intact store opens and its check after start reads every record', asy
   }), { records: jobs, staleIndexEntries: 0 });
   t.ok(pauses >= 4, `paused after each batch of at most 1,024 records, and after the index (${pauses} pauses)`);
   t.same(sm.recordCheck(), { state: 'passed', records: jobs, staleIndexEntries: 0 });
+  const leveldb = sm.levelDbMemoryBytes();
+  t.ok(leveldb !== null && Number.isSafeInteger(leveldb) && leveldb > 0, `LevelDB's memory estimate while open: ${leveldb}`);
   await sm.close();
+  t.equal(sm.levelDbMemoryBytes(), null, 'and none once closed');
 });
 
 t.test('a job record LevelDB lost stops the start, naming the directory and the count', async (t) => {

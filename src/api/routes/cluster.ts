@@ -21,6 +21,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
     const sched = deps.scheduler.status();
     const lastCheck = deps.stateChecks.last();
     const recordCheck = deps.store.recordCheck();
+    const log = deps.cluster.logMemory();
     return {
       node_id: s.id, role: s.role, term: s.term, leader_id: s.leaderId,
       leader_addr: s.leaderId === null ? null : deps.cluster.peerAddress(s.leaderId),
@@ -37,7 +38,11 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
       job_count: deps.store.jobCount(),
       store_check: { state: recordCheck.state, records: recordCheck.records, stale_index_entries: recordCheck.staleIndexEntries },
       state_check: lastCheck === null ? null : stateCheckToResponse(lastCheck),
-      memory: memoryOfProcess(),
+      memory: {
+        ...memoryOfProcess(),
+        raft_log_entry_bytes: log.entryBytes,
+        leveldb_bytes: { raft: log.levelDbBytes, state: deps.store.levelDbMemoryBytes() },
+      },
     };
   });
 
