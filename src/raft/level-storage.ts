@@ -65,17 +65,18 @@ const appliedBytesKept = 16 * 1024 * 1024;
 /**
  * The entry as memory keeps it: data that is a small view into a larger buffer (the request body it arrived in, a
  * slab of Node's or msgpackr's buffer pool) gets a buffer of its own, or its few hundred bytes hold the whole buffer
- * until the entry leaves memory. Measured in a follower under the soak: 3,900 entries held 30 MiB of buffers, twice
- * the bytes appliedBytesKept counts, and buffers peaked at 60 MiB before each snapshot, where they peak at 20 MiB
- * with copies; glibc keeps a peak's pages. Data that fills half its buffer or more pins at most twice its bytes, and
- * is kept as it is: a batch's entry is hundreds of kB, not worth a copy. (heldEntryBytes counts the data's bytes, not
- * the buffers behind them: a comeback of this shows in the soak's array buffers, not there.)
+ * until the entry leaves memory. Measured in a follower under the soak: the entries held 30 MiB of buffers, 3,886 of
+ * about 8 KiB, where appliedBytesKept counts 16 MiB, and buffers peaked at 60 MiB before each snapshot, where they
+ * peak at 24 MiB with copies; glibc keeps a peak's pages. Data that fills half its buffer or more pins at most
+ * twice its bytes, and is kept as it is: a batch's entry is hundreds of kB, not worth a copy. (heldEntryBytes counts
+ * the data's bytes, not the buffers behind them: a comeback of this shows in the soak's array buffers, not there.)
  */
 function ownedEntry(entry: Entry): Entry {
   if (entry.type !== 'normal' || entry.data.byteLength * 2 >= entry.data.buffer.byteLength) return entry;
   // Uint8Array's own slice copies (Buffer's is a view), and keeps the class: a Buffer stays a Buffer.
   return { ...entry, data: Uint8Array.prototype.slice.call(entry.data) };
 }
+
 /** LevelDB's floor for max_open_files (a smaller setting is raised to it): up to 64 tables stay open and mapped. */
 const openFilesFloor = 74;
 
