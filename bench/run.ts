@@ -41,8 +41,9 @@ const usage = `usage: npm run bench -- <create|fire|failover|scale|store|soak|al
   --keep                  keep the nodes' data dirs
   --main PATH             run the nodes from this main.js instead of dist/main.js (e.g. another build)
 Environment: BENCH_NODE_ARGS adds node flags to every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile.
-BENCH_NODE_ENV adds NAME=value pairs (space-separated) to every node's environment, e.g.
-"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2" to measure another allocator.
+BENCH_NODE_ENV adds NAME=value pairs (space-separated) to every node's environment, e.g. "MALLOC_ARENA_MAX=1".
+The nodes run under jemalloc as npm run cluster's do (Debian's libjemalloc2, installed on first use);
+ALLOCATOR=glibc runs them on glibc's malloc (cluster/allocator.mjs).
 Run it under flock /tmp/sdb-cluster.lock on a shared machine, so no two clusters run at once.`;
 
 function numberOpt(v: string | undefined, name: string): number | undefined {

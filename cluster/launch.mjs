@@ -6,6 +6,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, realpathSync, renameSync
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { allocatorEnv, ensureJemalloc } from './allocator.mjs';
 import { pointAt } from './nginx-conf.mjs';
 import { LeftBehindError, stopLeftBehind } from './left-behind.mjs';
 import { Supervisor } from './supervisor.mjs';
@@ -23,7 +24,9 @@ A process that dies is started again on its own data dir after 1 s (doubling up 
 container's restart policy would; one that exits with an error within 10 s of its start refused to start and is
 left down. Each process's pid is in DIR/<name>.pid (node1, node2, node3, nginx), the launcher's in DIR/launcher.pid;
 processes a launcher killed with -9 left running on DIR are found by those files and stopped first.
-Environment: CLUSTER_NODE_ARGS adds node flags to every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".`;
+Environment: CLUSTER_NODE_ARGS adds node flags to every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+ALLOCATOR: the nodes' malloc. auto (the default) installs Debian's libjemalloc2 on first use, as nginx, and preloads
+it, or runs on glibc's malloc if that fails; jemalloc requires it; glibc never preloads it.`;
 
 function log(line) {
   process.stdout.write(`[cluster] ${line}\n`);
@@ -205,6 +208,14 @@ if (!existsSync(main)) {
 // Extra node flags for every node, e.g. CLUSTER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (NODE_OPTIONS refuses those).
 const nodeArgs = (process.env.CLUSTER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const nginx = ensureNginx();
+let nodeAllocatorEnv;
+try {
+  ensureJemalloc(process.env, log);
+  nodeAllocatorEnv = allocatorEnv(process.env);
+} catch (err) {
+  process.stderr.write(`npm run cluster: ${err.message}\n`);
+  process.exit(2);
+}
 const nginxPrefix = join(dataDir, 'nginx');
 for (const dir of ['tmp/body', 'tmp/proxy', 'tmp/fastcgi', 'tmp/uwsgi', 'tmp/scgi']) mkdirSync(join(nginxPrefix, dir), { recursive: true });
 // cluster/nginx.conf as shipped, pointed at this run's ports (the same text with the default ports).
@@ -245,10 +256,8 @@ for (const n of nodes) {
     env: {
       NODE_ID: n.id, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(n.http), RAFT_HOST: '127.0.0.1', RAFT_PORT: String(n.raft),
       ADVERTISE_HOST: '127.0.0.1', PEERS: peers, BOOTSTRAP_EXPECT: '3', DATA_DIR: join(dataDir, n.id),
-      // As `npm start`: two malloc arenas, not one per thread, and large blocks given back to the system when freed;
-      // see the README's Performance section.
-      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
-      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '131072',
+      // As `npm start`: jemalloc when installed, else glibc's malloc with two arenas (cluster/allocator.mjs).
+      ...nodeAllocatorEnv,
     },
   });
 }

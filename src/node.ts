@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
+import { processAllocator } from './api/allocator.js';
 import { buildApp } from './api/app.js';
 import { ClientDrain } from './api/client-drain.js';
 import { StateChecks } from './api/state-checks.js';
@@ -132,7 +133,7 @@ export async function startNode(config: Config, logger: PinoLogger, onFatal: (er
   await app.listen({ host: config.httpHost, port: config.httpPort });
   const address = app.server.address();
   const httpPort = typeof address === 'object' && address !== null ? address.port : config.httpPort;
-  log.info({ http_port: httpPort, raft_port: raft.raftPort(), data_dir: config.dataDir }, 'node started');
+  log.info({ http_port: httpPort, raft_port: raft.raftPort(), data_dir: config.dataDir, allocator: processAllocator() }, 'node started');
   const verifyStartedAtMs = performance.now();
   store.verifyJobRecords(pauseBetweenBatches).then((checked) => {
     if (checked === null) return;

@@ -7,8 +7,10 @@ import { chmodSync, createWriteStream, existsSync, lstatSync, mkdirSync, mkdtemp
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, get, waitFor } from '../../test/cluster/process-cluster.js';
+import { allocatorEnv, ensureJemalloc } from '../../cluster/allocator.mjs';
 import { pointAt } from '../../cluster/nginx-conf.mjs';
 import type { NodeHandle } from '../../test/cluster/process-cluster.js';
+import { noteAllocator } from './report.js';
 import { log } from './stats.js';
 
 export type { NodeHandle };
@@ -42,6 +44,17 @@ export interface NodeLogTally {
 
 const live = new Set<BenchCluster>();
 
+/** The allocator's environment of every node, as `npm run cluster` gives it (jemalloc, installed on first use). */
+let nodeAllocatorEnv: Record<string, string> | null = null;
+
+function allocatorEnvOnce(): Record<string, string> {
+  if (nodeAllocatorEnv === null) {
+    ensureJemalloc(process.env, (line) => log(line));
+    nodeAllocatorEnv = allocatorEnv(process.env);
+  }
+  return nodeAllocatorEnv;
+}
+
 /** Stops every cluster still running (Ctrl-C, a bench that threw). */
 export async function stopAllClusters(): Promise<void> {
   await Promise.all([...live].map((c) => c.stop()));
@@ -71,9 +84,13 @@ export class BenchCluster {
     const peers = ports.map((p, i) => `n${i + 1}=127.0.0.1:${p.raft}`).join(',');
     ports.forEach((p, i) => cluster.nodes.push(cluster.#handle(`n${i + 1}`, p.http, p.raft, { PEERS: peers, BOOTSTRAP_EXPECT: String(size) })));
     for (const node of cluster.nodes) cluster.spawn(node);
-    await cluster.waitForLeader(30_000);
+    const leader = await cluster.waitForLeader(30_000);
     await cluster.#startNginx();
-    log(`cluster up: ${cluster.nodes.map((n) => `${n.id} ${n.url} pid ${n.process?.pid}`).join(', ')}; nginx ${cluster.lbUrl}; data ${cluster.baseDir}`);
+    const reported = (await cluster.debug(leader)).memory['allocator'];
+    const allocator = typeof reported === 'string' ? reported : 'unknown';
+    noteAllocator(allocator);
+    log(`cluster up: ${cluster.nodes.map((n) => `${n.id} ${n.url} pid ${n.process?.pid}`).join(', ')}; nginx ${cluster.lbUrl}; ` +
+      `malloc ${allocator}; data ${cluster.baseDir}`);
     return cluster;
   }
 
@@ -93,16 +110,17 @@ export class BenchCluster {
     // BENCH_NODE_ARGS: extra node flags for every node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a load.
     // A flag there comes after --max-semi-space-size=8, so it can override it.
     const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-    // BENCH_NODE_ENV: extra environment for every node, e.g. "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
-    // to measure another allocator.
+    // BENCH_NODE_ENV: extra environment for every node, e.g. "MALLOC_ARENA_MAX=1" to measure another malloc setting
+    // (ALLOCATOR=glibc in the bench's own environment runs the nodes on glibc's malloc).
     const nodeEnv = Object.fromEntries((process.env['BENCH_NODE_ENV'] ?? '').split(' ').filter((a) => a !== '')
       .map((pair) => [pair.slice(0, Math.max(0, pair.indexOf('='))), pair.slice(pair.indexOf('=') + 1)]));
     if ('' in nodeEnv) throw new Error(`BENCH_NODE_ENV: expected NAME=value pairs separated by spaces, got ${process.env['BENCH_NODE_ENV']}`);
     const child = spawn(process.execPath, ['--max-semi-space-size=8', ...nodeArgs, distMain], {
-      // The nodes run as `npm start` runs them (--max-semi-space-size=8, MALLOC_ARENA_MAX=2,
-      // MALLOC_MMAP_THRESHOLD_=131072) unless the bench's own environment says otherwise.
+      // The nodes run as `npm start` runs them (--max-semi-space-size=8, jemalloc or glibc's two settings,
+      // cluster/allocator.mjs) unless the bench's own environment says otherwise.
       cwd: rootDir, env: {
-        PATH: process.env['PATH'] ?? '', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072',
+        PATH: process.env['PATH'] ?? '', ...allocatorEnvOnce(),
+        // Any MALLOC_ setting of the bench's own environment (jemalloc's MALLOC_CONF, glibc's values) too.
         ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_'))), ...nodeEnv, ...node.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

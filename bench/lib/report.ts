@@ -26,11 +26,19 @@ export interface BenchOutput {
   readonly problems: readonly string[];
 }
 
+/** The malloc the bench's nodes reported (/debug/cluster), for the machine line. */
+const allocators = new Set<string>();
+
+export function noteAllocator(name: string): void {
+  allocators.add(name);
+}
+
 export function jsonLine(o: BenchOutput, quick: boolean): string {
   const { rows: _rows, ...rest } = o;
   return JSON.stringify({
     ...rest, date: new Date().toISOString(), quick,
-    machine: { cpus: cpus().length, node: process.version, loadavg_1m: Math.round((loadavg()[0] ?? 0) * 100) / 100 },
+    machine: { cpus: cpus().length, node: process.version, loadavg_1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+      node_malloc: [...allocators].join(',') },
   });
 }
 

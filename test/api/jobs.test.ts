@@ -1,4 +1,5 @@
 // The jobs API of SPEC §2 on a real one-node cluster: every route, every 4xx, and that bad input changes nothing.
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import t from 'tap';
@@ -259,6 +260,10 @@ t.test('debug/cluster, health and ready describe the node', async (t) => {
     'memory: anonymous and file-backed RSS add up to RSS');
   const spaces = (debug['memory'] as Record<string, unknown>)['heap_spaces_bytes'] as Record<string, number>;
   t.ok(spaces['old_space']! > 0 && spaces['new_space']! > 0, 'memory: V8 heap by space');
+  // The node runs in this test's own process, so this checks that the field is there and says what that process
+  // maps (src/api/allocator.ts's own tests check the reading; test/cluster/allocator.test.ts real nodes').
+  const jemalloc = readFileSync('/proc/self/maps', 'utf8').includes('/libjemalloc.so');
+  t.equal((debug['memory'] as Record<string, unknown>)['allocator'], jemalloc ? 'jemalloc' : 'glibc', 'memory: the allocator');
   t.match((await call('GET', '/health', undefined, {})).body, { status: 'ok', role: 'leader', node_id: 'solo', leader: 'solo' });
   t.equal((await call('GET', '/ready', undefined, {})).status, 200);
   t.equal((await call('GET', '/nowhere')).body?.['code'], 'not_found');

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { hasJemalloc } from '../../cluster/allocator.mjs';
 import { pointAt } from '../../cluster/nginx-conf.mjs';
 import { alive, fetchAnswer, freePort, killQuietly, waitFor } from './process-cluster.js';
 
@@ -123,7 +124,17 @@ t.test('a kill -9 of the leader: nginx keeps taking writes, the node comes back 
     await c.stop();
     rmSync(c.dir, { recursive: true, force: true });
   });
-  await Promise.all([0, 1, 2].map((i) => c.waitReady(i)));
+  // On a fresh machine this first launch installs nginx and libjemalloc2 before it starts any node.
+  await Promise.all([0, 1, 2].map((i) => c.waitReady(i, 120_000)));
+  // The launcher installs Debian's libjemalloc2 when it is missing (it needs root for apt-get) and preloads it
+  // (cluster/allocator.mjs), unless told otherwise.
+  const jemallocWanted = (process.env['ALLOCATOR'] ?? '') !== 'glibc' && (process.env['LD_PRELOAD'] ?? '') === '';
+  if (jemallocWanted && process.getuid?.() === 0) t.ok(hasJemalloc(), 'libjemalloc2 is installed');
+  const expected = jemallocWanted && hasJemalloc() ? 'jemalloc' : 'glibc';
+  for (const port of c.httpPorts) {
+    const debug = await fetchAnswer(`http://127.0.0.1:${port}/debug/cluster`, 'GET', undefined, {}, 2000);
+    t.equal((debug.body as { memory?: { allocator?: unknown } }).memory?.allocator, expected, `the node on :${port} runs under ${expected}`);
+  }
   const leader = await c.leader();
   t.equal(await c.create('before-kill'), 201, 'a write through nginx');
   // A body over nginx's default 16 KB buffer. The data dir is private (mkdtemp: 0700) and nginx's workers run as

@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { CommandResult } from '../../jobs/commands.js';
 import { encodeCommand } from '../../jobs/codec.js';
+import { processAllocator } from '../allocator.js';
 import { requireOperator } from '../auth.js';
 import type { AppDeps } from '../app.js';
 import { stateCheckToResponse, toRfc3339 } from '../serializers.js';
@@ -122,10 +123,11 @@ export async function clusterRoutes(app: FastifyInstance, deps: AppDeps): Promis
  * Where this process's memory is, as V8 and the OS count it: RSS beyond the heap is buffers, malloc's heaps and
  * mapped files (LevelDB maps the tables it reads: clean pages the kernel can drop, but RSS all the same).
  */
-function memoryOfProcess(): Record<string, number | null | Record<string, number>> {
+function memoryOfProcess(): Record<string, string | number | null | Record<string, number>> {
   const m = process.memoryUsage();
   const rss = rssParts();
   return {
+    allocator: processAllocator(),
     rss_bytes: m.rss, rss_anon_bytes: rss.anon, rss_file_bytes: rss.file, heap_used_bytes: m.heapUsed,
     heap_total_bytes: m.heapTotal, external_bytes: m.external, array_buffers_bytes: m.arrayBuffers,
     heap_spaces_bytes: Object.fromEntries(getHeapSpaceStatistics().filter((s) => s.space_size > 0).map((s) => [s.space_name, s.space_size])),
