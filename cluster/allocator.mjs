@@ -1,10 +1,11 @@
 // The malloc a node runs with, for the launchers that start nodes (npm run cluster, the bench; npm start through
 // cluster/start-node.sh, which does the same in shell).
 //
-// Under glibc's malloc a node's RSS kept rising under a steady load, 53-57 MiB an hour over half an hour, all of it
-// freed memory that glibc's heaps kept; under jemalloc the same load levelled off, at no cost in speed (README,
-// Performance, "Steady load"). So a node runs under Debian's libjemalloc2 when it is installed, preloaded by its
-// soname (the dynamic linker finds it on any architecture), and ALLOCATOR=glibc keeps glibc's.
+// Under glibc's malloc a node's RSS kept rising under a steady load, 53-57 MiB an hour over half an hour, nearly all
+// of it freed memory that glibc's heaps kept; under jemalloc the same load rose 11-13 MiB an hour over an hour and a
+// half, at no cost in speed (README, Performance, "Steady load"). So a node runs under Debian's libjemalloc2 when it
+// is installed, preloaded by its soname (the dynamic linker finds it on any architecture), and ALLOCATOR=glibc keeps
+// glibc's.
 import { execFileSync } from 'node:child_process';
 
 export const jemallocPackage = 'libjemalloc2';
@@ -57,13 +58,14 @@ export function ensureJemalloc(env, log) {
   const apt = (args) => execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=120', ...args], {
     stdio: ['ignore', 2, 2], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
+  const install = ['install', '-y', '-qq', '--no-install-recommends', jemallocPackage];
   try {
     try {
-      apt(['install', '-y', '-qq', '--no-install-recommends', jemallocPackage]);
+      apt(install);
     } catch {
       // No package lists yet (a fresh machine), or stale ones: fetch them, once.
       apt(['update', '-qq']);
-      apt(['install', '-y', '-qq', '--no-install-recommends', jemallocPackage]);
+      apt(install);
     }
   } catch (err) {
     unable(err.message);
@@ -72,8 +74,9 @@ export function ensureJemalloc(env, log) {
 
 /**
  * The environment a node process gets for its allocator: LD_PRELOAD of jemalloc as ALLOCATOR says (an LD_PRELOAD
- * of the user's own is left as it is, whatever ALLOCATOR says, once its value is checked), and glibc's two settings, which do nothing under jemalloc: two malloc arenas rather
- * than one per thread, and blocks of 128 KiB or more given back to the system when freed.
+ * of the user's own is left as it is, whatever ALLOCATOR says, once its value is checked), and glibc's two settings,
+ * which do nothing under jemalloc: two malloc arenas rather than one per thread, and blocks of 128 KiB or more given
+ * back to the system when freed.
  * @param {Record<string, string | undefined>} env
  * @param {() => boolean} installed
  * @returns {Record<string, string>}
